@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from utils.runtime import pick_device, pick_dtype
 
@@ -94,8 +96,20 @@ def load_model(name: str | None = None, device: str | None = None, dtype: torch.
     else:
         return _load_from_hub(name, device, dtype)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+    with _quiet_progress():  # a local load takes a second; its progress bar is only noise
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
     return model.eval(), tokenizer
+
+
+@contextlib.contextmanager
+def _quiet_progress():
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _load_from_hub(name: str, device: str, dtype: torch.dtype):

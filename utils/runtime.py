@@ -145,3 +145,18 @@ def setup_notebook(seed: int = 0) -> dict[str, str]:
     report = version_report()
     print("  ".join(f"{k} {v}" for k, v in report.items()))
     return report
+
+
+RESULTS_ENV = "COURSE_RESULTS_DIR"
+
+
+def record_results(notebook: str, results: dict) -> Path:
+    """Save a notebook's headline numbers as JSON so the test suite can hold the notebook to them
+    (the numbers the prose talks about). Written to $COURSE_RESULTS_DIR, else runs/results/."""
+    import json
+
+    folder = Path(os.environ.get(RESULTS_ENV, REPO_ROOT / "runs" / "results"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{notebook}.json"
+    path.write_text(json.dumps(results, indent=2, default=float))
+    return path
