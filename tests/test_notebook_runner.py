@@ -1,0 +1,86 @@
+"""utils.notebook_runner: pass/fail, measurement, tidy outputs, the benchmark table."""
+
+import nbformat
+import pytest
+
+from utils import notebook_runner as runner
+
+
+def _write_notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# demo"),
+                *[nbformat.v4.new_code_cell(src) for src in sources]]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_raising_notebook_fails_with_its_error(tmp_path):
+    path = _write_notebook(tmp_path / "01_bad.ipynb", "x = 1", "raise ValueError('boom in cell two')")
+    result = runner.execute_notebook(path, fast=True, progress=False)
+    assert not result.ok and "boom in cell two" in result.error and result.peak_rss_mb is None
+
+
+def test_a_passing_notebook_is_measured_and_tidied(tmp_path):
+    path = _write_notebook(
+        tmp_path / "01_good.ipynb",
+        "import os, sys\nprint(os.environ['COURSE_FAST'])",
+        "for i in range(3):\n    print(f'\\rstep {i}', end='', file=sys.stderr)",
+        f"print({str(runner.REPO_ROOT)!r} + '/data')",
+    )
+    out = tmp_path / "out" / "01_good.ipynb"
+    result = runner.execute_notebook(path, fast=True, write_to=out, progress=False)
+    assert result.ok and result.peak_rss_mb > 10 and result.wall_s > 0
+    nb = nbformat.read(out, as_version=4)
+    texts = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert texts[0] == "1\n"                       # the kernel saw fast mode
+    assert texts[1] == "step 2"                     # progress collapsed to its last state
+    assert texts[2] == "<course>/data\n"            # no local absolute path
+    assert "widgets" not in nb.metadata
+    assert nb.metadata["course"] == {"code_stamp": runner.code_stamp(nb), "mode": "fast"}
+    assert len(nb.cells) == 4, "the runner's own cells must not be saved"
+
+
+def test_code_stamp_follows_code_not_prose():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1"), nbformat.v4.new_markdown_cell("text")]
+    stamp = runner.code_stamp(nb)
+    nb.cells[1].source = "other text"
+    assert runner.code_stamp(nb) == stamp
+    nb.cells[0].source = "a = 2"
+    assert runner.code_stamp(nb) != stamp
+
+
+def test_widget_only_output_is_dropped_and_text_kept():
+    view = nbformat.v4.new_output("display_data", data={runner.WIDGET_MIME: {"model_id": "x"}})
+    both = nbformat.v4.new_output("display_data", data={runner.WIDGET_MIME: {}, "text/plain": "bar"})
+    assert runner.clean_output(view) is None
+    assert runner.clean_output(both).data == {"text/plain": "bar"}
+
+
+def test_streams_merge_and_carriage_returns_collapse():
+    outs = [nbformat.v4.new_output("stream", name="stderr", text="a\r"),
+            nbformat.v4.new_output("stream", name="stderr", text="b\nc"),
+            nbformat.v4.new_output("stream", name="stdout", text="d")]
+    merged = runner.merge_streams(outs)
+    assert [o.text for o in merged] == ["a\rb\nc", "d"]
+    assert runner.collapse_carriage_returns("10%\r50%\r100%\ndone") == "100%\ndone"
+
+
+def test_unknown_notebook_name_lists_the_known_ones():
+    with pytest.raises(SystemExit, match="No notebook matches '99'.*00_start_here"):
+        runner.list_notebooks(["99"])
+    assert runner.list_notebooks(["00"])[0].stem == "00_start_here"
+
+
+def test_benchmark_rewrites_the_course_map(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n<!-- topics\n00_start_here: set-up and first chat\n-->\n"
+                      f"{runner.MAP_START}\nold table\n{runner.MAP_END}\nafter\n")
+    results = [runner.RunResult("00_start_here", True, 75.4, 1536.0),
+               runner.RunResult("01_broken", False, 3.0, None, "boom")]
+    runner.write_benchmark(results, csv_path=tmp_path / "bench.csv", readme=readme)
+    text = readme.read_text()
+    assert "| `00_start_here` | set-up and first chat | 1 min 15 s | 1.5 GB |" in text
+    assert "old table" not in text and "01_broken" not in text and text.endswith("after\n")
+    assert "00_start_here,75,1536," in (tmp_path / "bench.csv").read_text()

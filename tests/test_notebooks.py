@@ -1,0 +1,71 @@
+"""Every notebook executes in fast mode, and every committed notebook is tidy and current."""
+
+import re
+
+import nbformat
+import pytest
+
+from utils.notebook_runner import NOTEBOOK_DIR, code_stamp, list_notebooks, local_path_prefixes
+
+NOTEBOOKS = list_notebooks()
+MAX_BYTES = 3 * 2**20
+ABSOLUTE_PATH = re.compile(r"(/home/|/Users/|/root/|/work/|/tmp/|/content/|[A-Z]:\\\\Users)")
+
+
+def _outputs(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            yield from cell.outputs
+
+
+def _texts(output):
+    if output.output_type == "stream":
+        return [output.text]
+    if output.output_type == "error":
+        return output.traceback
+    return [v for k, v in output.get("data", {}).items() if k.startswith("text/") and isinstance(v, str)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_in_fast_mode(path, notebook_runs):
+    run = notebook_runs(path.stem[:2])
+    assert run.result.ok, f"{path.name} failed in fast mode:\n{run.result.error}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_outputs_come_from_current_code(path):
+    nb = nbformat.read(path, as_version=4)
+    course = nb.metadata.get("course", {})
+    assert course.get("code_stamp") == code_stamp(nb), (
+        f"{path.name}: its code changed since its outputs were made. Re-run it: "
+        f"bash course.sh run {path.stem[:2]} --in-place")
+    assert course.get("mode") == "lesson", f"{path.name}: commit lesson-mode outputs, not fast mode"
+    assert any(cell.cell_type == "code" and cell.outputs for cell in nb.cells), "no outputs committed"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_is_tidy(path):
+    nb = nbformat.read(path, as_version=4)
+    assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size / 2**20:.1f} MB"
+    assert "widgets" not in nb.metadata, f"{path.name} carries widget state in metadata.widgets"
+    for output in _outputs(nb):
+        assert output.output_type != "error", f"{path.name} has an error output: {output.get('ename')}"
+        for text in _texts(output):
+            found = ABSOLUTE_PATH.search(text)
+            context = text[max(0, found.start() - 40):found.end() + 40] if found else ""
+            assert not found, f"{path.name} leaks a local path: ...{context}..."
+            for prefix, _ in local_path_prefixes():
+                assert prefix not in text, f"{path.name} leaks {prefix}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_follows_the_anatomy(path):
+    nb = nbformat.read(path, as_version=4)
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    reference = nbformat.read(NOTEBOOK_DIR / "00_start_here.ipynb", as_version=4)
+    setup = next(cell for cell in reference.cells if cell.cell_type == "code").source
+    assert code_cells[0].source == setup, f"{path.name}: the first code cell must be the shared setup cell"
+    assert any("parameters" in cell.metadata.get("tags", []) for cell in code_cells[:3]), (
+        f"{path.name}: a cell tagged 'parameters' must follow the setup cell")
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert any("Exercises" in cell.source for cell in nb.cells if cell.cell_type == "markdown")

