@@ -272,8 +272,8 @@ def test_convert_records_lists_every_failing_record():
         convert_records([ALPACA[0], {"messages": [user("Hi")]}, ALPACA[1], {"foo": 1}], "messages")
     lines = str(caught.value).splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("records: element 2 of the array, field 'messages': no assistant turn")
-    assert lines[1].startswith("records: element 4 of the array: cannot tell the format")
+    assert lines[0].startswith("record 2, field 'messages': no assistant turn")
+    assert lines[1].startswith("record 4: cannot tell the format")
 
 
 # ------------------------------------------------------------------------------------ reading files
@@ -415,7 +415,15 @@ def test_cli_reports_a_missing_file_and_a_json_openai_output(tmp_path):
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
 
 
-def test_convert_file_refuses_an_empty_file(tmp_path):
+def test_convert_file_refuses_empty_or_non_utf8_input_and_a_missing_folder(tmp_path):
     empty = write_lines(tmp_path / "empty.jsonl", [""])
     with pytest.raises(FormatError, match="holds no records"):
         convert_file(empty, tmp_path / "out.jsonl", "messages")
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes('{"instruction": "Caf\u00e9", "output": "ok"}\n'.encode("latin-1"))
+    with pytest.raises(FormatError, match="latin1.jsonl: not UTF-8 text .* at byte offset 20"):
+        convert_file(latin1, tmp_path / "out.jsonl", "messages")
+    source = write_jsonl(tmp_path / "in.jsonl", CHATS)
+    with pytest.raises(FileNotFoundError, match="no_such_folder is not a folder; create it first"):
+        convert_file(source, tmp_path / "no_such_folder" / "out.jsonl", "messages")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl", "in.jsonl", "latin1.jsonl"]

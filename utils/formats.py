@@ -104,7 +104,8 @@ class FormatError(ValueError):
 
 
 class Problem(NamedTuple):
-    """One problem in a file: where (``number`` in ``unit``, "line" or "element"), field, what."""
+    """One problem: where (``number`` in ``unit``: "line" of a JSONL file, "element" of a JSON array,
+    or "record" of a list), the field ("" for the whole record) and what is wrong."""
 
     number: int
     unit: str
@@ -118,7 +119,7 @@ class Problem(NamedTuple):
             >>> Problem(3, "line", "messages[1].role", "unknown role 'bot'").describe("a.jsonl")
             "a.jsonl: line 3, field 'messages[1].role': unknown role 'bot'"
         """
-        where = f"line {self.number}" if self.unit == "line" else f"element {self.number} of the array"
+        where = f"{self.unit} {self.number}" + (" of the array" if self.unit == "element" else "")
         field = f", field '{self.field}'" if self.field else ""
         return f"{source + ': ' if source else ''}{where}{field}: {self.message}"
 
@@ -226,8 +227,7 @@ def _message_problems(field: str, message) -> list[tuple[str, str]]:
         problems.append((f"{field}.role", "missing; use system, user or assistant."))
     elif role not in ROLES:
         problems.append((f"{field}.role", f"unknown role {role!r}; use system, user or assistant."))
-    problems += _text_problems(message, "content")
-    problems = [(f"{field}.{f}", m) if f == "content" else (f, m) for f, m in problems]
+    problems += [(f"{field}.content", m) for _, m in _text_problems(message, "content")]
     problems += [(f"{field}.{key}", "unknown message field; a message holds role and content, "
                                     "and in OpenAI's format name and weight.")
                  for key in message if key not in MESSAGE_KEYS]
@@ -597,7 +597,7 @@ def convert_records(records: Iterable, to: str) -> list[dict]:
         try:
             converted.append(convert_record(record, to))
         except FormatError as err:
-            failures.append(Problem(number, "element", err.field, str(err)).describe("records"))
+            failures.append(Problem(number, "record", err.field, str(err)).describe())
     if failures:
         raise FormatError("\n".join(failures))
     return converted
@@ -617,7 +617,11 @@ def read_records(path: str | Path) -> Loaded:
         >>> [n for n, _ in loaded.records], [p.number for p in loaded.problems]
         ([1], [3])
     """
-    text = Path(path).read_text(encoding="utf-8-sig")
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FormatError(f"{path}: not UTF-8 text ({err.reason} at byte offset {err.start}); save the file "
+                          "as UTF-8 and try again.") from err
     if text.lstrip().startswith("["):
         try:
             array = json.loads(text)
@@ -647,23 +651,36 @@ def validate_loaded(loaded: Loaded, expect: str | None = None) -> FileReport:
     names the earlier)."""
     if expect is not None and expect not in FORMATS:
         raise ValueError(f"unknown format {expect!r}; use one of {', '.join(FORMATS)}.")
-    problems, first, seen = list(loaded.problems), None, {}
+    problems, first = list(loaded.problems), None
     for number, record in loaded.records:
         found = record_problems(record, expect)
         kind = None if expect else _format_or_none(record)  # record_problems checks expect
         if kind and first is None:
             first = (kind, number)
         elif kind and kind != first[0]:
-            found.insert(0, ("", f"record in {kind} format in a file of {first[0]} records (the first at "
-                                 f"{loaded.unit} {first[1]}); keep one format per file."))
+            found.insert(0, ("", f"record in {kind} format in a file of {first[0]} records (the "
+                                 f"first at {loaded.unit} {first[1]}); keep one format per file."))
+        problems += [Problem(number, loaded.unit, field, message) for field, message in found]
+    problems = sorted(problems + duplicate_problems(loaded), key=_place)
+    return FileReport(len(loaded.records), expect or (first[0] if first else None), problems)
+
+
+def duplicate_problems(loaded: Loaded) -> list[Problem]:
+    """A Problem on each record whose content (any key order) repeats an earlier one, naming it.
+
+    Example:
+        >>> loaded = Loaded([(1, {"a": 1, "b": 2}), (2, {"b": 2, "a": 1})], "line", [])
+        >>> duplicate_problems(loaded)[0].describe()
+        'line 2: duplicate: identical content to line 1; keep one.'
+    """
+    seen, problems = {}, []
+    for number, record in loaded.records:
         key = json.dumps(record, sort_keys=True, ensure_ascii=False)
         if key in seen:
-            found.append(("", f"duplicate: identical content to {loaded.unit} {seen[key]}; keep one."))
+            problems.append(Problem(number, loaded.unit, "", f"duplicate: identical content to "
+                                                             f"{loaded.unit} {seen[key]}; keep one."))
         seen.setdefault(key, number)
-        problems += [Problem(number, loaded.unit, f, m) for f, m in found]
-    problems.sort(key=lambda p: (p.unit == "element", p.number))
-    fmt = expect or (first[0] if first else None)
-    return FileReport(len(loaded.records), fmt, problems)
+    return problems
 
 
 def _format_or_none(record) -> str | None:
@@ -745,6 +762,8 @@ def convert_file(source: str | Path, target: str | Path, to: str, force: bool = 
                               "Choose another output name.")
     if target.exists() and not force:
         raise FileExistsError(f"{target} exists; pass --force to replace it, or choose another name.")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"{target.parent} is not a folder; create it first.")
     if to == "openai" and target.suffix == ".json":
         raise ValueError(f"{target}: OpenAI's fine-tuning upload takes JSONL; name the output .jsonl.")
     loaded = read_records(source)
@@ -769,7 +788,8 @@ def convert_file(source: str | Path, target: str | Path, to: str, force: bool = 
     return Conversion(len(converted), report.format, to, duplicates)
 
 
-def _place(problem: Problem) -> tuple[int, int]:
+def _place(problem: Problem) -> tuple[bool, int]:
+    """Sort key: a JSON array's parse error (by line) before its records (by element)."""
     return problem.unit == "element", problem.number
 
 
