@@ -1,5 +1,6 @@
 """utils.draft_simulation: fictional sets, pack passing, human-like drafters, 17lands-format files."""
 
+import doctest
 import gzip
 from pathlib import Path
 
@@ -174,3 +175,9 @@ def test_colour_fit_and_final_deck_known_values():
     deck = sim.final_deck(np.array([3, 1, 1, 2]), np.array([0.5, 2.0, 1.0, -1.0]), colours, size=4)
     assert deck.tolist() == [2, 1, 1, 0]  # best four cards castable in the two main colours
     assert sim.play_event(0.0, np.random.default_rng(0)) == (0, 3)
+
+
+def test_docstring_examples(monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # examples use paths like data/drafts/
+    result = doctest.testmod(sim, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 5 and result.failed == 0

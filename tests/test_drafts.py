@@ -1,6 +1,7 @@
 """utils.drafts: the 17lands draft-file loader and the convert command, on small files in tmp_path."""
 
 import csv
+import doctest
 import gzip
 import json
 import subprocess
@@ -213,3 +214,9 @@ def test_read_cards_checks_columns(tmp_path):
 def test_names_per_row_repeats_copies():
     assert drafts.names_per_row(np.array(["a", "b", "c"]), np.array([[0, 2, 1], [1, 0, 0]])) == [
         ["b", "b", "c"], ["a"]]
+
+
+def test_docstring_examples(monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # examples use paths like data/drafts/
+    result = doctest.testmod(drafts, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 5 and result.failed == 0
