@@ -114,6 +114,7 @@ def test_valid_records_of_every_format_have_no_problems():
     ([user("Hi"), system("S"), assistant("Hello")], "messages[1].role", "wrong turn order: 'system'"),
     ([user("Hi"), assistant("Hello"), user("More?")], "messages[2].role", "last turn is 'user'"),
     ([user("Hi"), assistant("Hello", weight=2)], "messages[1].weight", "must be 0"),
+    ([user("Hi"), assistant("Hello", weight=True)], "messages[1].weight", "must be 0"),
     ([{"role": "user", "content": "Hi", "weight": 1}, assistant("Hello")], "messages[0].weight",
      "only assistant turns"),
     ([user("Hi"), assistant("Hello", tool_calls=[])], "messages[1].tool_calls", "unknown message field"),
@@ -347,6 +348,18 @@ def test_cli_validate_passes_a_clean_array_and_numbers_its_elements(tmp_path):
     assert f"{path}: element 2 of the array, field 'output': empty content" in result.stdout
 
 
+def test_cli_validate_flags_an_empty_file_and_fields_outside_openai_format(tmp_path):
+    empty = write_lines(tmp_path / "empty.jsonl", ["", "  "])
+    result = cli("validate", empty)
+    assert result.returncode == 1 and f"{empty}: line 1: the file holds no records" in result.stdout
+    chats = write_jsonl(tmp_path / "chats.jsonl", [CHATS[0] | {"id": 1}])
+    assert cli("validate", chats).returncode == 0
+    result = cli("validate", chats, "--expect", "openai")
+    assert result.returncode == 1
+    assert f"{chats}: line 1, field 'id': not part of OpenAI's chat fine-tuning format" in result.stdout
+    assert result.stdout.endswith("1 record (openai), 1 problem.\n")
+
+
 def test_cli_round_trips_alpaca_messages_alpaca_and_messages_openai_messages(tmp_path):
     alpaca = write_jsonl(tmp_path / "alpaca.jsonl", [with_text(r) for r in ALPACA])
     chats = write_jsonl(tmp_path / "chats.jsonl", CHATS)
@@ -401,7 +414,7 @@ def test_cli_convert_writes_nothing_when_a_record_fails(tmp_path):
 def test_cli_convert_keeps_duplicates_but_says_so(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [ALPACA[0], ALPACA[0]])
     result = cli("convert", source, tmp_path / "out.jsonl", "--to", "messages")
-    assert result.returncode == 0 and "kept 1 duplicates" in result.stdout
+    assert result.returncode == 0 and "kept 1 duplicate (validate lists them)" in result.stdout
     assert len(read_jsonl(tmp_path / "out.jsonl")) == 2
 
 

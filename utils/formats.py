@@ -10,7 +10,7 @@ messages          ``{"messages": [{"role", "content"}, ...]}`` (TRL's conversati
                   language-modeling type).
 openai            ``messages`` as OpenAI's chat fine-tuning JSONL takes it: roles system, user,
                   assistant, at least one assistant turn, an optional ``weight`` of 0 or 1 on an
-                  assistant turn, and no other record field.
+                  assistant turn (0: not trained on), and no record field but ``messages``.
 prompt-completion TRL's ``{"prompt", "completion"}``, as message lists or as strings (read only).
 preference        TRL's conversational preference type ``{"prompt": [user turn], "chosen":
                   [assistant turn], "rejected": [assistant turn]}``; the string form is read too.
@@ -25,7 +25,9 @@ Rules every conversation follows: roles are system, user and assistant; content 
 string; an optional system turn comes first, then user and assistant alternate starting with
 the user, and training data ends with the assistant. Messages may carry OpenAI's ``name`` and
 ``weight`` keys and nothing else (tool calls are out of scope). Two records with identical content
-are duplicates.
+(key order aside) are duplicates. Validation (``validate_file``) reports every problem of a file:
+bad JSON, each record's problems, a record whose format differs from the file's first record,
+and each duplicate (naming the earlier copy).
 
 Conversion rules (``convert_record``), chosen so that nothing is lost silently:
 
@@ -47,10 +49,11 @@ Command line (exit status 0 when all is well, 1 when a problem was reported)::
     python -m utils.formats validate FILE [--expect FORMAT]
     python -m utils.formats convert IN OUT --to {alpaca,messages,openai,preference} [--force]
 
-``convert`` never modifies IN, refuses to write over IN at all and over an existing OUT unless
+``convert`` writes nothing unless every record converts (duplicates are kept, and counted in the
+summary); it never modifies IN, refuses to write over IN at all and over an existing OUT unless
 ``--force``, writes through a temporary file renamed into place, and writes JSONL (a JSON array
 when OUT ends in ``.json``). Problems name the 1-based line of a JSONL file, or the 1-based
-element of a JSON array, and the field.
+element of a JSON array (the line, for a syntax error in the array), and the field.
 
 References: Alpaca layout, Taori et al., Stanford Alpaca (2023),
 https://github.com/tatsu-lab/stanford_alpaca; TRL dataset formats,
@@ -80,6 +83,7 @@ from typing import NamedTuple
 
 ROLES = ("system", "user", "assistant")
 TARGETS = ("alpaca", "messages", "openai", "preference")
+# What ``validate --expect`` takes; every record is one of these but "openai" (a stricter messages).
 FORMATS = ("alpaca", "alpaca-preference", "messages", "openai", "prompt-completion", "preference")
 MESSAGE_KEYS = ("role", "content", "name", "weight")  # name and weight come from OpenAI's format
 ALPACA_KEYS = ("instruction", "input", "output", "system", "text")
@@ -237,7 +241,7 @@ def _message_problems(field: str, message) -> list[tuple[str, str]]:
         weight = message["weight"]
         if role != "assistant":
             problems.append((f"{field}.weight", "only assistant turns take a weight; drop it."))
-        elif isinstance(weight, bool) or weight not in (0, 1):
+        elif type(weight) is not int or weight not in (0, 1):
             problems.append((f"{field}.weight", f"must be 0 (do not train on this turn) or 1, "
                                                 f"got {weight!r}."))
     return problems
@@ -620,8 +624,8 @@ def read_records(path: str | Path) -> Loaded:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
-        raise FormatError(f"{path}: not UTF-8 text ({err.reason} at byte offset {err.start}); save the file "
-                          "as UTF-8 and try again.") from err
+        raise FormatError(f"{path}: not UTF-8 text ({err.reason} at byte offset {err.start}); save "
+                          "the file as UTF-8 and try again.") from err
     if text.lstrip().startswith("["):
         try:
             array = json.loads(text)
@@ -662,6 +666,9 @@ def validate_loaded(loaded: Loaded, expect: str | None = None) -> FileReport:
                                  f"first at {loaded.unit} {first[1]}); keep one format per file."))
         problems += [Problem(number, loaded.unit, field, message) for field, message in found]
     problems = sorted(problems + duplicate_problems(loaded), key=_place)
+    if not loaded.records and not problems:
+        problems.append(Problem(1, "line", "", "the file holds no records; add one JSON object per "
+                                               "line, or one JSON array of objects."))
     return FileReport(len(loaded.records), expect or (first[0] if first else None), problems)
 
 
@@ -768,7 +775,8 @@ def convert_file(source: str | Path, target: str | Path, to: str, force: bool = 
         raise ValueError(f"{target}: OpenAI's fine-tuning upload takes JSONL; name the output .jsonl.")
     loaded = read_records(source)
     report = validate_loaded(loaded)
-    blocking = [p for p in report.problems if not p.message.startswith("duplicate:")]
+    duplicates = set(duplicate_problems(loaded))
+    blocking = [p for p in report.problems if p not in duplicates]
     converted = []
     for number, record in loaded.records:
         if any(p.number == number for p in blocking):
@@ -777,15 +785,12 @@ def convert_file(source: str | Path, target: str | Path, to: str, force: bool = 
             converted.append(convert_record(record, to))
         except FormatError as err:
             blocking.append(Problem(number, loaded.unit, err.field, str(err)))
-    if not loaded.records and not blocking:
-        blocking.append(Problem(1, "line", "", "the file holds no records."))
     if blocking:
         lines = [p.describe(str(source)) for p in sorted(blocking, key=_place)]
-        raise FormatError("\n".join(lines + [f"nothing written: {len(lines)} problems; fix them and "
-                                              "convert again."]))
+        raise FormatError("\n".join(lines + [f"nothing written: {_plural(len(lines), 'problem')}; fix "
+                                              "them and convert again."]))
     write_records(converted, target, force)
-    duplicates = sum(p.message.startswith("duplicate:") for p in report.problems)
-    return Conversion(len(converted), report.format, to, duplicates)
+    return Conversion(len(converted), report.format, to, len(duplicates))
 
 
 def _place(problem: Problem) -> tuple[bool, int]:
@@ -811,7 +816,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _validate_command(args) if args.command == "validate" else _convert_command(args)
     except (OSError, ValueError) as err:
-        message = err.strerror + f": {err.filename}" if isinstance(err, OSError) and err.strerror else err
+        filename = getattr(err, "filename", None)
+        message = f"{err.strerror}: {filename}" if getattr(err, "strerror", None) and filename else err
         print(f"error: {message}", file=sys.stderr)
         return 1
 
@@ -820,18 +826,21 @@ def _validate_command(args: argparse.Namespace) -> int:
     report = validate_file(args.file, args.expect)
     for problem in report.problems:
         print(problem.describe(str(args.file)))
-    count = len(report.problems)
-    print(f"{args.file}: {report.records} records ({report.format or 'no valid format'}), "
-          f"{count or 'no'} problem{'s' * (count != 1)}.")
+    print(f"{args.file}: {_plural(report.records, 'record')} ({report.format or 'no valid format'}), "
+          f"{_plural(len(report.problems), 'problem').replace('0 problems', 'no problems')}.")
     return 1 if report.problems else 0
 
 
 def _convert_command(args: argparse.Namespace) -> int:
     done = convert_file(args.source, args.target, args.to, args.force)
-    kept = f"; kept {done.duplicates} duplicates (validate lists them)" if done.duplicates else ""
-    print(f"converted {done.records} records from {args.source} ({done.source_format}) to "
+    kept = f"; kept {_plural(done.duplicates, 'duplicate')} (validate lists them)" if done.duplicates else ""
+    print(f"converted {_plural(done.records, 'record')} from {args.source} ({done.source_format}) to "
           f"{args.target} ({done.target}){kept}.")
     return 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 if __name__ == "__main__":
