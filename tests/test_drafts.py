@@ -162,6 +162,14 @@ def test_bad_count_names_row_and_column(tmp_path, column, value):
         draft_picks_from_17lands(write_csv(tmp_path / "d.csv", rows))
 
 
+def test_truncated_gzip_is_an_error(tmp_path):
+    rows = [r for d in range(300) for r in two_picks(f"draft-{d}")]
+    whole = write_csv(tmp_path / "d.csv.gz", rows, compress=True).read_bytes()
+    (tmp_path / "cut.csv.gz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DraftFileError, match=r"cannot be parsed.*gzip -t"):
+        draft_picks_from_17lands(tmp_path / "cut.csv.gz", chunksize=50)
+
+
 def test_empty_file_is_an_error(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DraftFileError, match="line 1: the file is empty"):
@@ -191,6 +199,12 @@ def test_convert_leaves_no_partial_output(tmp_path, capsys):
     out.write_text("previous run\n")
     assert drafts.main(["convert", str(source), str(out)]) == 1
     assert out.read_text() == "previous run\n"  # an existing file is left as it was
+
+
+def test_convert_rejects_a_non_positive_max_drafts(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        drafts.main(["convert", "in.csv", str(tmp_path / "out.jsonl"), "--max-drafts", "0"])
+    assert "give a positive number" in capsys.readouterr().err
 
 
 def test_convert_command_line(tmp_path):

@@ -92,8 +92,12 @@ def read_header(path: str | Path) -> list[str]:
         >>> read_header("data/drafts/cards.csv")[:3]
         ['id', 'expansion', 'name']
     """
-    with open_text(path) as f:
-        header = next(csv.reader(f), None)
+    try:
+        with open_text(path) as f:
+            header = next(csv.reader(f), None)
+    except (UnicodeDecodeError, EOFError, OSError) as error:
+        raise DraftFileError(f"{path}: line 1: cannot read the header ({error}); check that the file "
+                             "is a complete CSV or .csv.gz download.") from error
     if not header:
         raise DraftFileError(f"{path}: line 1: the file is empty; expected a CSV header line.")
     return header
@@ -233,7 +237,6 @@ def records_from_chunk(chunk: pd.DataFrame, header: list[str], path: str | Path)
 def _rows_within(draft_ids: pd.Series, seen: set[str], max_drafts: int | None) -> int:
     """How many leading rows of a chunk belong to the first ``max_drafts`` drafts (updates ``seen``)."""
     if max_drafts is None:
-        seen.update(draft_ids)
         return len(draft_ids)
     for i, draft_id in enumerate(draft_ids):
         if draft_id not in seen:
@@ -257,19 +260,31 @@ def iter_draft_picks(path: str | Path, max_drafts: int | None = None,
     """
     header = read_header(path)
     check_header(header, path)
-    text = {c: str for c in header if not c.startswith((PACK_PREFIX, POOL_PREFIX))}
     seen: set[str] = set()
-    with open_text(path) as f, pd.read_csv(f, chunksize=chunksize, dtype=text, na_filter=False,
-                                           low_memory=False) as reader:
-        try:
-            for chunk in reader:
-                keep = _rows_within(chunk["draft_id"], seen, max_drafts)
-                yield from records_from_chunk(chunk.iloc[:keep], header, path)
-                if keep < len(chunk):
-                    return
-        except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
-            raise DraftFileError(f"{path}: the file cannot be parsed as CSV ({error}); check that it "
-                                 "downloaded completely (gzip -t FILE).") from error
+    for chunk in read_chunks(path, header, chunksize):
+        keep = _rows_within(chunk["draft_id"], seen, max_drafts)
+        yield from records_from_chunk(chunk.iloc[:keep], header, path)
+        if keep < len(chunk):
+            return
+
+
+def read_chunks(path: str | Path, header: list[str], chunksize: int) -> Iterator[pd.DataFrame]:
+    """The file's rows, ``chunksize`` at a time: card counts parsed as numbers where they are, the
+    other columns as text; a file that cannot be parsed raises DraftFileError.
+
+    Example:
+        >>> path = "data/drafts/draft_data_public.QGO.PremierDraft.csv.gz"
+        >>> len(next(read_chunks(path, read_header(path), chunksize=10)))
+        10
+    """
+    text = {c: str for c in header if not c.startswith((PACK_PREFIX, POOL_PREFIX))}
+    try:
+        with open_text(path) as f, pd.read_csv(f, chunksize=chunksize, dtype=text, na_filter=False,
+                                               low_memory=False) as reader:
+            yield from reader
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
+        raise DraftFileError(f"{path}: the file cannot be parsed as CSV ({error}); check that it "
+                             "downloaded completely (gzip -t FILE) and is a 17lands CSV.") from error
 
 
 def draft_picks_from_17lands(path: str | Path, max_drafts: int | None = None,
@@ -366,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     conv.add_argument("--max-drafts", type=int, default=None, help="stop after this many drafts")
     conv.add_argument("--chunksize", type=int, default=DEFAULT_CHUNKSIZE, help="rows read at a time")
     args = parser.parse_args(argv)
+    if args.max_drafts is not None and args.max_drafts < 1:
+        parser.error(f"--max-drafts {args.max_drafts}: give a positive number of drafts (or leave it out).")
     try:
         count = convert(args.file, args.out, args.max_drafts, args.chunksize)
     except (DraftFileError, FileNotFoundError) as error:
