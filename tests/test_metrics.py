@@ -8,6 +8,7 @@ from utils.metrics import (
     check_confidence,
     cluster_bootstrap_ci,
     cohens_kappa,
+    consistent_verdicts,
     examples_needed,
     f1_per_class,
     first_position_rate,
@@ -156,6 +157,12 @@ def test_position_bias_of_a_judge_that_always_picks_the_first_answer():
     assert first_position_rate(always_first, always_first) == 1.0
 
 
+def test_consistent_verdicts_keep_only_order_independent_wins():
+    first = ["A", "A", "B", "B", "tie", "A"]
+    swapped = ["B", "A", "A", "B", "tie", "tie"]
+    assert consistent_verdicts(first, swapped).tolist() == ["A", "tie", "B", "tie", "tie", "tie"]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -170,7 +177,8 @@ def test_position_bias_of_a_judge_that_always_picks_the_first_answer():
         (lambda: cluster_bootstrap_ci(np.mean, [1, 0, 1], groups=[1, 2]), "groups has 2"),
         (lambda: examples_needed(0.7, 1.2), r"p2 is an accuracy and must lie in \[0, 1\]"),
         (lambda: examples_needed(0.7, 0.7), "zero difference"),
-        (lambda: examples_needed(0.7, 0.8, power=80), "power must lie"),
+        (lambda: examples_needed(0.7, 0.8, power=80), r"power must lie .* \(e.g. 0.8\).*did you mean 0.8"),
+        (lambda: examples_needed(0.7, 0.8, alpha=0), r"alpha must lie .* \(e.g. 0.05\)"),
         (lambda: min_detectable_difference(5, baseline=0.5), "use more examples"),
         (lambda: judge_mean_ci([1, 2, 3]), r"shape \(n_runs, n_items\)"),
         (lambda: cohens_kappa(["y"] * 3, ["y"] * 3), "undefined"),

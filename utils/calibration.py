@@ -80,7 +80,7 @@ def reliability_table(confidences, correct, n_bins: int = DEFAULT_BINS) -> pd.Da
 
 
 def expected_calibration_error(confidences, correct, n_bins: int = DEFAULT_BINS) -> float:
-    """ECE = sum over bins of (bin size / n) * |accuracy - mean confidence| (Guo et al. 2017, eq. 3).
+    """ECE = sum over bins of (bin size / n) * |accuracy - mean confidence| (Guo et al. 2017).
 
     0 for a perfectly calibrated model (up to sampling noise, which grows with fewer examples per bin).
 
@@ -165,7 +165,7 @@ def negative_log_likelihood(logits, labels, temperature: float = 1.0) -> float:
 
 
 def fit_temperature(logits, labels, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
-    """The temperature that minimises the validation NLL of softmax(logits / T) (Guo et al. 2017, sec. 4.2).
+    """The temperature that minimises the validation NLL of softmax(logits / T) (Guo et al. 2017).
 
     Fit it on validation data, then report calibration on separate test data. The search runs over
     log T within ``bounds`` with scipy's bounded scalar minimiser.

@@ -36,19 +36,21 @@ class ConfidenceInterval(NamedTuple):
     high: float
 
 
-def check_confidence(confidence: float, name: str = "confidence") -> float:
+def check_confidence(confidence: float, name: str = "confidence", example: float = 0.95) -> float:
     """``confidence`` as a float when it lies strictly between 0 and 1, else a ValueError.
+
+    ``name`` and ``example`` only shape the message (e.g. ``name="alpha", example=0.05``).
 
     Example:
         >>> check_confidence(0.95)
         0.95
     """
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)):
-        raise ValueError(f"{name} must be a number strictly between 0 and 1 (e.g. 0.95), "
+        raise ValueError(f"{name} must be a number strictly between 0 and 1 (e.g. {example}), "
                          f"got {confidence!r}.")
     if not 0 < confidence < 1:
         hint = f" (did you mean {confidence / 100:g}?)" if 1 < confidence < 100 else ""
-        raise ValueError(f"{name} must lie strictly between 0 and 1 (e.g. 0.95), got {confidence!r}"
+        raise ValueError(f"{name} must lie strictly between 0 and 1 (e.g. {example}), got {confidence!r}"
                          f"{hint}.")
     return float(confidence)
 
@@ -181,7 +183,7 @@ def cluster_bootstrap_ci(statistic: Callable[..., float], *samples, groups, n_re
     Picks from the same draft share a player and a card pool, so they are not independent; resampling
     them one by one makes the interval too narrow. Here each resample draws as many groups as there
     are, with replacement, and keeps every example of each drawn group (Davison & Hinkley, Bootstrap
-    Methods and their Application, 1997, sec. 3.8).
+    Methods and their Application, 1997, on hierarchical data).
 
     Example:
         >>> correct = [1, 1, 1, 0, 0, 0]
@@ -215,7 +217,7 @@ def examples_needed(p1: float, p2: float, alpha: float = 0.05, power: float = 0.
     """Examples per model to tell accuracies ``p1`` and ``p2`` apart with a two-sided z-test.
 
     The two-proportion formula without continuity correction (Fleiss, Levin & Paik, Statistical
-    Methods for Rates and Proportions, 3rd ed. 2003, eq. 4.14), for two independent test sets of
+    Methods for Rates and Proportions, 3rd ed. 2003, ch. 4), for two independent test sets of
     equal size. Two models scored on the *same* examples usually need fewer (a paired McNemar test),
     so this is a safe upper figure.
 
@@ -232,8 +234,8 @@ def _examples_needed(p1: float, p2: float, alpha: float, power: float) -> float:
             raise ValueError(f"{name} is an accuracy and must lie in [0, 1], got {value!r}.")
     if p1 == p2:
         raise ValueError(f"p1 and p2 are both {p1}: no number of examples detects a zero difference.")
-    check_confidence(alpha, "alpha")
-    check_confidence(power, "power")
+    check_confidence(alpha, "alpha", example=0.05)
+    check_confidence(power, "power", example=0.8)
     p_bar = (p1 + p2) / 2
     spread = (_z(1 - alpha / 2) * math.sqrt(2 * p_bar * (1 - p_bar))
               + _z(power) * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2)))
@@ -315,21 +317,39 @@ def _verdicts(first_order, swapped_order) -> tuple[np.ndarray, np.ndarray]:
     return first, swapped
 
 
+def _mirrored(swapped: np.ndarray) -> np.ndarray:
+    """Swapped-order verdicts renamed to the original order: 'A' <-> 'B', ties stay ties."""
+    return np.select([swapped == "A", swapped == "B"], ["B", "A"], "tie")
+
+
 def position_flip_rate(first_order, swapped_order) -> float:
     """How often the judge's verdict changes when the two answers are shown in the other order.
 
     ``first_order[i]`` is the verdict with answer X shown first (as 'A'), ``swapped_order[i]`` the
     verdict on the same pair with Y shown first. A consistent judge answers 'A' then 'B' (X wins
     both times), 'B' then 'A', or 'tie' twice; anything else counts as a flip (Zheng et al., Judging
-    LLM-as-a-Judge with MT-Bench and Chatbot Arena, NeurIPS 2023, sec. 3.3).
+    LLM-as-a-Judge with MT-Bench and Chatbot Arena, NeurIPS 2023).
 
     Example:
         >>> position_flip_rate(["A", "A", "B", "tie"], ["B", "A", "A", "tie"])
         0.25
     """
     first, swapped = _verdicts(first_order, swapped_order)
-    mirrored = np.select([swapped == "A", swapped == "B"], ["B", "A"], "tie")
-    return float(np.mean(first != mirrored))
+    return float(np.mean(first != _mirrored(swapped)))
+
+
+def consistent_verdicts(first_order, swapped_order) -> np.ndarray:
+    """One verdict per pair from both orders: 'A' or 'B' only when the same answer won both times.
+
+    Verdicts are named as in ``first_order`` ('A' = the answer shown first there); a pair whose
+    verdict flips with the order becomes a 'tie', the conservative rule of Zheng et al. (2023).
+
+    Example:
+        >>> consistent_verdicts(["A", "A", "B"], ["B", "A", "A"]).tolist()
+        ['A', 'tie', 'B']
+    """
+    first, swapped = _verdicts(first_order, swapped_order)
+    return np.where(first == _mirrored(swapped), first, "tie")
 
 
 def first_position_rate(first_order, swapped_order) -> float:

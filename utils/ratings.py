@@ -205,7 +205,7 @@ def bradley_terry(matches: pd.DataFrame, players: Sequence[str] | None = None, p
     """Bradley-Terry strengths by maximum likelihood, reported on the Elo scale with mean ``anchor``.
 
     The model says P(i beats j) = g_i / (g_i + g_j). The MM algorithm of Hunter (Annals of Statistics
-    32(1), 2004, eq. 3) updates g_i <- W_i / sum_j N_ij / (g_i + g_j), with W_i the wins of i and N_ij
+    32(1), 2004) updates g_i <- W_i / sum_j N_ij / (g_i + g_j), with W_i the wins of i and N_ij
     the games between i and j, until nothing moves; the rating is anchor + 400 log10(g_i) with the
     g_i scaled to geometric mean 1. ``pseudo_count`` adds that many wins each way between every pair,
     a prior that pulls strengths together and keeps them finite when someone won every game.
@@ -230,7 +230,7 @@ def bootstrap_ratings(matches: pd.DataFrame, method: str = "bradley_terry", n_re
 
     ``method`` is "bradley_terry" (with ``pseudo_count``) or "elo" (with step size ``k``); both on
     the Elo scale around 1000. A resample also shuffles the order, so Elo's intervals include its
-    dependence on order (the procedure of Chiang et al., Chatbot Arena, ICML 2024, sec. 5). The
+    dependence on order (as Chiang et al. do for Chatbot Arena, ICML 2024). The
     ``rating`` column is the rating of all matches as given; rows run from best to worst.
 
     Example:
