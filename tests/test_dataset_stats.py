@@ -99,3 +99,11 @@ def test_training_cost_is_tokens_times_epochs_times_price():
 def test_training_cost_rejects_bad_arguments(tokens, epochs, price, message):
     with pytest.raises(ValueError, match=message):
         training_cost(tokens, epochs, price)
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    import utils.dataset_stats
+
+    assert doctest.testmod(utils.dataset_stats).failed == 0

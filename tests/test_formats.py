@@ -440,3 +440,11 @@ def test_convert_file_refuses_empty_or_non_utf8_input_and_a_missing_folder(tmp_p
     with pytest.raises(FileNotFoundError, match="no_such_folder is not a folder; create it first"):
         convert_file(source, tmp_path / "no_such_folder" / "out.jsonl", "messages")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl", "in.jsonl", "latin1.jsonl"]
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    import utils.formats
+
+    assert doctest.testmod(utils.formats).failed == 0

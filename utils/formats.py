@@ -651,8 +651,14 @@ def _bad_json(err: json.JSONDecodeError, array: bool = False) -> str:
 
 def validate_loaded(loaded: Loaded, expect: str | None = None) -> FileReport:
     """Every problem of loaded records: bad JSON, record problems, a record whose format differs
-    from the first one's (or from ``expect``), and duplicates (identical content; the later record
-    names the earlier)."""
+    from the first one's (or from ``expect``), duplicates (the later record names the earlier) and
+    an empty file.
+
+    Example:
+        >>> loaded = Loaded([(1, {"instruction": "Hi", "output": ""})], "element", [])
+        >>> validate_loaded(loaded).problems[0].describe("data.json")
+        "data.json: element 1 of the array, field 'output': empty content; give the text or drop the record."
+    """
     if expect is not None and expect not in FORMATS:
         raise ValueError(f"unknown format {expect!r}; use one of {', '.join(FORMATS)}.")
     problems, first = list(loaded.problems), None
@@ -713,7 +719,15 @@ def validate_file(path: str | Path, expect: str | None = None) -> FileReport:
 def write_records(records: list[dict], path: str | Path, force: bool = False) -> None:
     """Write ``records`` as JSONL (a JSON array when ``path`` ends in .json) through a temporary
     file renamed into place, so a failure never leaves half a file; FileExistsError when ``path``
-    exists and ``force`` is False."""
+    exists and ``force`` is False.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "out.jsonl"
+        >>> write_records([{"messages": []}], path)
+        >>> path.read_text()
+        '{"messages": []}\\n'
+    """
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; pass --force (force=True) to replace it, or choose "
