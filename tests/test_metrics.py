@@ -66,6 +66,25 @@ def test_bootstrap_resamples_pairs_and_narrows_with_more_data():
     assert bootstrap_ci(accuracy, labels, predictions, n_resamples=500) == large
 
 
+def test_paired_bootstrap_of_a_difference_between_two_models():
+    # model b fixes 30 of model a's 100 mistakes on the same 400 examples and breaks nothing
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 400)
+    wrong_a = np.zeros(400, dtype=bool)
+    wrong_a[rng.choice(400, 100, replace=False)] = True
+    pred_a = np.where(wrong_a, 1 - labels, labels)
+    pred_b = pred_a.copy()
+    pred_b[np.flatnonzero(wrong_a)[:30]] = labels[np.flatnonzero(wrong_a)[:30]]
+
+    def gain(y, a, b):
+        return accuracy(y, b) - accuracy(y, a)
+
+    paired = bootstrap_ci(gain, labels, pred_a, pred_b, n_resamples=1000)
+    assert paired.estimate == pytest.approx(30 / 400)
+    # resampling examples keeps the pairing: every resample shows a gain, so the interval excludes 0
+    assert 0 < paired.low < paired.estimate < paired.high
+
+
 def _clustered_sample(rng, n_groups=30, per_group=10):
     """Scores with a strong per-group effect (true mean 0): groups are far from independent."""
     group_effect = rng.normal(0, 1, n_groups)

@@ -1,11 +1,12 @@
 """Evaluation metrics with honest error bars: accuracy, macro-F1, bootstrap intervals, sample sizes,
-and checks of an LLM judge (agreement between runs, position bias).
+and checks of an LLM judge (agreement between raters, position bias).
 
 A score on a test set of a few hundred examples is an estimate; this module puts an interval on it
 (``bootstrap_ci``, or ``cluster_bootstrap_ci`` when examples come in correlated groups such as the
 picks of one draft), says how many examples a difference of a few points needs
 (``examples_needed``, ``min_detectable_difference``) and measures how far an LLM judge can be
-trusted (``judge_mean_ci``, ``cohens_kappa``, ``position_flip_rate``, ``first_position_rate``).
+trusted (``judge_mean_ci``, ``cohens_kappa``, ``position_flip_rate``, ``first_position_rate``,
+``consistent_verdicts``).
 
 Example:
     >>> from utils.metrics import accuracy, bootstrap_ci
