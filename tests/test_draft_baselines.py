@@ -2,6 +2,7 @@
 
 import doctest
 import random
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,8 @@ def test_learned_baselines_beat_random_on_held_out_drafts(simulated):
     assert model.weights[1] > 0  # colour fit weighs more as the pool grows
 
 
-def test_docstring_examples(monkeypatch):
+def test_docstring_examples(monkeypatch, tmp_path):
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # examples use paths like data/drafts/
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # their temp folders land in tmp_path
     result = doctest.testmod(base, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 5 and result.failed == 0

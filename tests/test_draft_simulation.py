@@ -2,6 +2,7 @@
 
 import doctest
 import gzip
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -177,7 +178,8 @@ def test_colour_fit_and_final_deck_known_values():
     assert sim.play_event(0.0, np.random.default_rng(0)) == (0, 3)
 
 
-def test_docstring_examples(monkeypatch):
+def test_docstring_examples(monkeypatch, tmp_path):
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # examples use paths like data/drafts/
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # their temp folders land in tmp_path
     result = doctest.testmod(sim, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 5 and result.failed == 0

@@ -6,6 +6,7 @@ import gzip
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -230,7 +231,8 @@ def test_names_per_row_repeats_copies():
         ["b", "b", "c"], ["a"]]
 
 
-def test_docstring_examples(monkeypatch):
+def test_docstring_examples(monkeypatch, tmp_path):
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # examples use paths like data/drafts/
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # their temp folders land in tmp_path
     result = doctest.testmod(drafts, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 5 and result.failed == 0
