@@ -77,10 +77,10 @@ def test_benchmark_rewrites_the_course_map(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n<!-- topics\n00_start_here: set-up and first chat\n-->\n"
                       f"{runner.MAP_START}\nold table\n{runner.MAP_END}\nafter\n")
-    results = [runner.RunResult("00_start_here", True, 75.4, 1536.0),
+    results = [runner.RunResult("00_start_here", True, 75.4, 1536.0, cpu_load=1.2),
                runner.RunResult("01_broken", False, 3.0, None, "boom")]
     runner.write_benchmark(results, csv_path=tmp_path / "bench.csv", readme=readme)
     text = readme.read_text()
-    assert "| `00_start_here` | set-up and first chat | 1 min 15 s | 1.5 GB |" in text
+    assert "| `00_start_here` | set-up and first chat | 1 min 15 s | 1.5 GB | 1.2 |" in text
     assert "old table" not in text and "01_broken" not in text and text.endswith("after\n")
-    assert "00_start_here,75,1536," in (tmp_path / "bench.csv").read_text()
+    assert "00_start_here,75,1536,1.2," in (tmp_path / "bench.csv").read_text()

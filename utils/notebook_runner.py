@@ -38,6 +38,7 @@ BENCH_CSV = REPO_ROOT / "benchmarks" / "lesson_mode.csv"
 README = REPO_ROOT / "README.md"
 MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+BENCH_FIELDS = ["notebook", "wall_s", "peak_rss_mb", "cpu_load", "hardware"]
 
 # Run before the notebook's own cells and removed afterwards: text progress bars instead of
 # widgets (readable in a committed notebook), and no colour codes from libraries.
@@ -60,6 +61,8 @@ class RunResult:
     wall_s: float
     peak_rss_mb: float | None
     error: str = ""
+    cpu_load: float | None = None  # 1-minute load average at the end: above the core count,
+    # other work shared the CPU and the wall time is an upper bound
 
 
 def list_notebooks(names: list[str] | None = None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -110,12 +113,13 @@ def execute_notebook(path: Path, fast: bool, write_to: Path | None = None,
         bar.close()
         _restore_env(FAST_ENV, previous)
     peak = _read_peak(nb.cells[-1]) if not error else None
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     nb.cells = own_cells
     if write_to is not None:
         clean_notebook(nb, mode="fast" if fast else "lesson")
         write_to.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, write_to)
-    return RunResult(path.stem, not error, wall, peak, error)
+    return RunResult(path.stem, not error, wall, peak, error, load)
 
 
 def _restore_env(key: str, value: str | None) -> None:
@@ -248,11 +252,13 @@ def write_benchmark(results: list[RunResult], csv_path: Path = BENCH_CSV,
     machine = hardware()
     for r in results:
         if r.ok:
+            load = "" if r.cpu_load is None else f"{r.cpu_load:.1f}"
             rows[r.name] = {"notebook": r.name, "wall_s": f"{r.wall_s:.0f}",
-                            "peak_rss_mb": f"{r.peak_rss_mb:.0f}", "hardware": machine}
+                            "peak_rss_mb": f"{r.peak_rss_mb:.0f}", "cpu_load": load,
+                            "hardware": machine}
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     with open(csv_path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["notebook", "wall_s", "peak_rss_mb", "hardware"])
+        writer = csv.DictWriter(handle, fieldnames=BENCH_FIELDS)
         writer.writeheader()
         writer.writerows(rows[name] for name in sorted(rows))
     if readme.exists():
@@ -265,15 +271,18 @@ def update_course_map(readme: Path, rows: list[dict]) -> None:
     if MAP_START not in text or MAP_END not in text:
         return
     topics = _topics(text)
-    lines = ["| notebook | topic | CPU wall time (lesson mode) | peak memory |",
-             "|---|---|---|---|"]
+    lines = ["| notebook | topic | CPU wall time (lesson mode) | peak memory | CPU load during run |",
+             "|---|---|---|---|---|"]
     for row in rows:
         minutes, seconds = divmod(int(row["wall_s"]), 60)
         lines.append(f"| `{row['notebook']}` | {topics.get(row['notebook'], '')} | "
-                     f"{minutes} min {seconds:02d} s | {int(row['peak_rss_mb']) / 1024:.1f} GB |")
+                     f"{minutes} min {seconds:02d} s | {int(row['peak_rss_mb']) / 1024:.1f} GB | "
+                     f"{row.get('cpu_load') or '-'} |")
     hardware_seen = sorted({row["hardware"] for row in rows})
     lines.append("")
-    lines.append("Measured with `bash course.sh bench` on: " + "; ".join(hardware_seen) + ".")
+    lines.append("Measured with `bash course.sh bench` on: " + "; ".join(hardware_seen) + ". "
+                 "The last column is the 1-minute load average when the notebook finished: "
+                 "above the number of cores, other work shared the CPU and the time is an upper bound.")
     head, rest = text.split(MAP_START, 1)
     tail = rest.split(MAP_END, 1)[1]
     readme.write_text(f"{head}{MAP_START}\n" + "\n".join(lines) + f"\n{MAP_END}{tail}")
