@@ -2,10 +2,17 @@
 
 One module per concern; importing the package has no side effects:
 
-- ``utils.runtime``: fast mode, seeding, device choice, Colab setup, version report.
+- ``utils.runtime``: fast mode, seeding, device choice, Colab setup, version report, results.
 - ``utils.models``: ``load_model`` for the bundled SmolLM2, a local folder or a hub id.
 - ``utils.plotting``: the course's one seaborn theme.
+- ``utils.exercises``: self-checks for the exercises.
 - ``utils.notebook_runner``: runs notebooks in lesson or fast mode, measures them, keeps them tidy.
+- ``utils.formats``, ``utils.dataset_stats``: instruction-data formats, converters, validation,
+  token statistics (``python -m utils.formats``).
+- ``utils.metrics``, ``utils.ratings``, ``utils.calibration``: accuracy, F1 and bootstrap
+  intervals; Elo and Bradley-Terry; calibration error and temperature scaling.
+- ``utils.drafts``, ``utils.draft_simulation``, ``utils.draft_baselines``: 17lands draft files
+  (``python -m utils.drafts convert``), simulated drafts of fictional sets, pick baselines.
 """
 
 __version__ = "0.1.0"
