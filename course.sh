@@ -35,7 +35,7 @@ install() {
   local py="$1"
   local stamp_file stamp
   stamp_file="$("$py" -c 'import sys; print(sys.prefix)')/.course-installed"
-  stamp="$(cat requirements.txt requirements-model.txt | sha256sum | cut -c1-16)"
+  stamp="$("$py" -c 'import hashlib; print(hashlib.sha256(open("requirements.txt", "rb").read() + open("requirements-model.txt", "rb").read()).hexdigest()[:16])')"
   if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
     echo "Packages already installed (requirements unchanged)."
   else
