@@ -50,3 +50,10 @@ def test_classifier_head_reuses_the_same_body(notebook_runs):
     results = notebook_runs("01").results
     assert results["classifier_same_body"] is True
     assert results["classifier_logits_shape"] == [2, 2]
+
+
+def test_probe_on_the_pretrained_body_generalises_and_on_a_random_body_does_not(notebook_runs):
+    results = notebook_runs("01").results
+    assert results["probe_acc_pretrained"] >= 0.75
+    assert results["probe_acc_pretrained"] > results["probe_acc_random"] + 0.3
+    assert results["probe_train_acc_random"] >= 0.9  # the random body fits the words it was shown
