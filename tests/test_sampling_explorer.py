@@ -81,7 +81,7 @@ def test_frequency_penalty_counts_the_answer_so_far(tiny_model, tokenizer):
     expected = (logits - 1.5 * counts).softmax(-1)
     view = explore(tiny_model, tokenizer, "Name a fruit.", answer_so_far=answer, frequency_penalty=1.5, n=0)
     torch.testing.assert_close(torch.tensor(view.table["after"].values),
-                               expected[view.table["token_id"].values].double(), rtol=1e-4, atol=1e-6)
+                               expected[view.table["token_id"].tolist()].double(), rtol=1e-4, atol=1e-6)
 
 
 def test_build_processors_order_and_greedy():
