@@ -4,11 +4,13 @@ and the diversity metrics. A tiny random Llama with the real tokenizer keeps the
 from __future__ import annotations
 
 import copy
+import doctest
 
 import pytest
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, LogitsProcessorList
 
+import utils.sampling
 from utils.models import ensure_bundled_cache
 from utils.sampling import (
     FrequencyPresencePenalty,
@@ -235,3 +237,7 @@ def test_repetition_rate():
     assert repetition_rate([1, 2, 3]) == 0.0
     with pytest.raises(ValueError, match="empty"):
         repetition_rate([])
+
+
+def test_docstring_examples():
+    assert doctest.testmod(utils.sampling).failed == 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
+
 import matplotlib
 import pytest
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+import utils.sampling_explorer
 from utils.models import ensure_bundled_cache
 from utils.sampling_explorer import SLIDERS, build_processors, encode, explore, explorer_panel
 
@@ -116,3 +119,7 @@ def test_panel_callback_runs_without_a_browser(tiny_model, tokenizer):
 def test_panel_rejects_unknown_settings(tiny_model, tokenizer):
     with pytest.raises(ValueError, match="unknown explorer settings \\['temprature'\\]"):
         explorer_panel(tiny_model, tokenizer, temprature=0.5)
+
+
+def test_docstring_examples():
+    assert doctest.testmod(utils.sampling_explorer).failed == 0

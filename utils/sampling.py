@@ -8,10 +8,11 @@ module adds them as a ``LogitsProcessor``, wraps ``generate`` in an API-shaped
 Example:
     >>> from utils.models import load_model
     >>> from utils.sampling import chat_completion
-    >>> model, tokenizer = load_model()
+    >>> model, tokenizer = load_model()  # doctest: +SKIP
     >>> response = chat_completion(model, tokenizer, [{"role": "user", "content": "Hi!"}],
-    ...                            n=2, temperature=0.7, max_tokens=20, seed=0)
-    >>> [c["finish_reason"] for c in response["choices"]], response["usage"]["total_tokens"]
+    ...                            n=2, temperature=0.7, max_tokens=20, seed=0)  # doctest: +SKIP
+    >>> [c["finish_reason"] for c in response["choices"]]  # doctest: +SKIP
+    ['stop', 'length']
 """
 
 from __future__ import annotations
@@ -61,9 +62,13 @@ class FrequencyPresencePenalty(LogitsProcessor):
     Positive values push the model away from tokens it has already produced (frequency: more so
     the more often; presence: once, however often); negative values pull it towards them.
 
-    Example:
-        >>> penalty = FrequencyPresencePenalty(0.5, 0.5, prompt_length=batch["input_ids"].shape[1])
-        >>> model.generate(**batch, do_sample=True, logits_processor=LogitsProcessorList([penalty]))
+    Example (a prompt of two 7s, then token 3 generated twice, over a vocabulary of 5):
+        >>> penalty = FrequencyPresencePenalty(0.5, 0.25, prompt_length=2)
+        >>> penalty(torch.tensor([[7, 7, 3, 3]]), torch.zeros(1, 5))
+        tensor([[ 0.0000,  0.0000,  0.0000, -1.2500,  0.0000]])
+
+    In ``generate``: ``model.generate(**batch, do_sample=True,
+    logits_processor=LogitsProcessorList([FrequencyPresencePenalty(0.5, 0.5, prompt_length)]))``.
     """
 
     def __init__(self, frequency_penalty: float = 0.0, presence_penalty: float = 0.0,
@@ -212,8 +217,9 @@ def chat_completion(model, tokenizer, messages: list[dict], n: int = 1, temperat
     "stop" when the model ended its turn and "length" when ``max_tokens`` cut it off.
 
     Example:
-        >>> r = chat_completion(model, tokenizer, [{"role": "user", "content": "Hi"}], max_tokens=5)
-        >>> r["choices"][0]["finish_reason"]
+        >>> r = chat_completion(model, tokenizer, [{"role": "user", "content": "Hi"}],
+        ...                     max_tokens=1)  # doctest: +SKIP
+        >>> r["choices"][0]["finish_reason"]  # doctest: +SKIP
         'length'
     """
     _check_int("n", n, 1, MAX_N)
@@ -227,7 +233,11 @@ def chat_completion(model, tokenizer, messages: list[dict], n: int = 1, temperat
 def distinct_n(sequences: list[list], n: int = 2) -> float:
     """Diversity across samples (Li et al., 2016): distinct n-grams / all n-grams, pooled over
     ``sequences`` (lists of tokens or words). 1.0: nothing repeats; near 0: the same n-grams
-    again and again. ``distinct_n([[1, 2, 3], [1, 2, 4]], n=2)`` is 3/4 = 0.75."""
+    again and again.
+
+    >>> distinct_n([[1, 2, 3], [1, 2, 4]], n=2)  # pairs (1,2) (2,3) (1,2) (2,4): 3 distinct of 4
+    0.75
+    """
     _check_int("n", n, 1)
     grams = [tuple(seq[i:i + n]) for seq in sequences for i in range(len(seq) - n + 1)]
     if not grams:
@@ -237,7 +247,11 @@ def distinct_n(sequences: list[list], n: int = 2) -> float:
 
 def repetition_rate(sequence: list) -> float:
     """Share of the tokens in one sequence that already occurred earlier in it: what the
-    frequency and presence penalties push down. ``repetition_rate([5, 6, 5, 5])`` is 2/4 = 0.5."""
+    frequency and presence penalties push down.
+
+    >>> repetition_rate([5, 6, 5, 5])  # the last two 5s repeat
+    0.5
+    """
     if len(sequence) == 0:
         raise ValueError("repetition_rate of an empty sequence is undefined.")
     seen, repeats = set(), 0

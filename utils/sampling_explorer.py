@@ -6,9 +6,9 @@ values the sliders hold; ``explorer_panel`` is the thin ipywidgets layer that ca
 
 Example:
     >>> from utils.sampling_explorer import explore, explorer_panel
-    >>> view = explore(model, tokenizer, "Name a fruit.", temperature=0.7, top_p=0.9, n=2)
-    >>> view.table.head()            # token, probability before and after the processors
-    >>> display(explorer_panel(model, tokenizer))
+    >>> view = explore(model, tokenizer, "Name a fruit.", temperature=0.7, n=2)  # doctest: +SKIP
+    >>> view.table.head()  # token, probability before and after  # doctest: +SKIP
+    >>> display(explorer_panel(model, tokenizer))  # doctest: +SKIP
 """
 
 from __future__ import annotations
