@@ -1,0 +1,190 @@
+"""Unit tests of utils.preference_data: the arithmetic task, its code judge, pairs and their format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from utils import preference_data as prefs
+from utils.models import ensure_bundled_cache
+from utils.runtime import REPO_ROOT
+
+SEVEN_PLUS_FIVE = {"question": "What is 7 + 5?", "answer": 12, "a": 7, "op": "+", "b": 5}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(ensure_bundled_cache())
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tokenizer):
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
+                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                         bos_token_id=tokenizer.bos_token_id)
+    return LlamaForCausalLM(config).eval()
+
+
+def test_problems_are_seeded_distinct_and_consistent():
+    problems = prefs.make_problems(200, seed=3)
+    assert problems == prefs.make_problems(200, seed=3)
+    assert problems != prefs.make_problems(200, seed=4)
+    assert len({p["question"] for p in problems}) == 200
+    for p in problems:
+        assert p["answer"] == (p["a"] + p["b"] if p["op"] == "+" else p["a"] - p["b"])
+        assert p["answer"] >= 0 and 2 <= p["a"] <= 15 and 2 <= p["b"] <= 15
+        assert str(p["a"]) in p["question"] and str(p["b"]) in p["question"]
+        assert prefs.judge(prefs.reference_answer(p), p) == 2
+
+
+def test_make_problems_excludes_held_out_questions_and_rejects_negative_n():
+    first = prefs.make_problems(50, seed=0)
+    held_out = prefs.make_problems(50, seed=1, exclude={p["question"] for p in first})
+    assert not {p["question"] for p in first} & {p["question"] for p in held_out}
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        prefs.make_problems(-1)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("12", 12), ("7 + 5 = 12.", 12), ("So 7 + 5 = 12, easy. Next: 3 + 4 = 7", 12),
+    ("7 plus 5 equals 12", 12), ("The answer is 41.", 41), ("I do not know", None), ("x = ?", None),
+    ("15 - 18 = -3", -3),
+])
+def test_stated_result(text, expected):
+    assert prefs.stated_result(text) == expected
+
+
+@pytest.mark.parametrize("text, score", [
+    ("7 + 5 = 12", 2), ("12", 2), ("7 + 5 equals 12.", 2),
+    ("To add 7 and 5, you simply add them together: 7 + 5 = 12.", 1),
+    ("The answer is 12, because 7 + 5 = 12", 1),
+    ("7 + 5 = 13", 0), ("To add 7 and 5, we need to", 0), ("", 0),
+])
+def test_judge_scores_concise_correct_over_padded_over_wrong(text, score):
+    assert prefs.judge(text, SEVEN_PLUS_FIVE) == score
+
+
+def test_judge_bad_input_says_what_is_wrong():
+    with pytest.raises(TypeError, match="string"):
+        prefs.judge(12, SEVEN_PLUS_FIVE)
+    with pytest.raises(KeyError, match="answer"):
+        prefs.judge("12", {"question": "What is 7 + 5?"})
+
+
+def test_build_pair_prefers_the_best_sample_and_rejects_the_worst():
+    pair = prefs.build_pair(SEVEN_PLUS_FIVE, ["7 + 5 is, let me think, 12 apples in total", "12", "13"])
+    assert pair["chosen"] == [{"role": "assistant", "content": "12"}]
+    assert pair["rejected"] == [{"role": "assistant", "content": "13"}]
+    assert (pair["chosen_score"], pair["rejected_score"], pair["chosen_source"]) == (2, 0, "model")
+    assert pair["prompt"] == [{"role": "user", "content": "What is 7 + 5?"}]
+    assert prefs.problem_of(pair) == SEVEN_PLUS_FIVE
+    prefs.validate_pairs([pair])
+
+
+def test_build_pair_falls_back_to_the_reference_answer_and_skips_solved_problems():
+    pair = prefs.build_pair(SEVEN_PLUS_FIVE, ["Adding them gives us exactly 12 in the end", "wrong: 11"])
+    assert pair["chosen"][0]["content"] == "7 + 5 = 12" and pair["chosen_source"] == "reference"
+    assert pair["rejected"][0]["content"] == "wrong: 11"
+    assert prefs.build_pair(SEVEN_PLUS_FIVE, ["12", "7 + 5 = 12"]) is None
+    with pytest.raises(ValueError, match="at least one"):
+        prefs.build_pair(SEVEN_PLUS_FIVE, [])
+
+
+def test_win_rate_counts_ties_half():
+    assert prefs.win_rate([2, 2, 0, 1], [0, 2, 0, 2]) == (1 + 0.5 + 0.5 + 0) / 4
+    assert prefs.win_rate([1, 1], [1, 1]) == 0.5
+    with pytest.raises(ValueError, match="equal length"):
+        prefs.win_rate([1], [1, 2])
+    with pytest.raises(ValueError, match="non-empty"):
+        prefs.win_rate([], [])
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"prompt": [], "chosen": [{"role": "assistant", "content": "a"}],
+      "rejected": [{"role": "assistant", "content": "b"}]}, "field 'prompt'"),
+    ({"prompt": [{"role": "user", "content": "q"}], "chosen": "a",
+      "rejected": [{"role": "assistant", "content": "b"}]}, "field 'chosen'"),
+    ({"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}]},
+     "field 'rejected'"),
+    ({"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": ""}],
+      "rejected": [{"role": "assistant", "content": "b"}]}, "chosen\\[0\\]"),
+    ({"prompt": [{"role": "assistant", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}],
+      "rejected": [{"role": "assistant", "content": "b"}]}, "end with a 'user' turn"),
+    ({"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "user", "content": "a"}],
+      "rejected": [{"role": "assistant", "content": "b"}]}, "one 'assistant' turn"),
+    ({"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}],
+      "rejected": [{"role": "assistant", "content": "a"}]}, "identical"),
+])
+def test_validate_pairs_names_record_and_field(bad, message):
+    with pytest.raises(prefs.InvalidPairError, match=message):
+        prefs.validate_pairs([bad], source="x.jsonl")
+    with pytest.raises(prefs.InvalidPairError, match="x.jsonl record 1"):
+        prefs.validate_pairs([bad], source="x.jsonl")
+
+
+def test_load_pairs_names_file_and_line_of_bad_json(tmp_path):
+    good = prefs.build_pair(SEVEN_PLUS_FIVE, ["13"])
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps(good) + "\n\n{not json\n")
+    with pytest.raises(prefs.InvalidPairError, match="pairs.jsonl line 3"):
+        prefs.load_pairs(path)
+    path.write_text(json.dumps(good) + "\n")
+    assert prefs.load_pairs(path) == [good]
+    with pytest.raises(FileNotFoundError, match="python -m utils.preference_data"):
+        prefs.load_pairs(tmp_path / "missing.jsonl")
+
+
+def test_generate_is_batched_with_left_padding_and_checks_its_arguments(tiny_model, tokenizer):
+    prompts = [prefs.prompt_messages(p) for p in prefs.make_problems(5, seed=2)]
+    side = tokenizer.padding_side
+    batched = prefs.generate(tiny_model, tokenizer, prompts, max_new_tokens=4, batch_size=3)
+    single = [prefs.generate(tiny_model, tokenizer, [p], max_new_tokens=4)[0] for p in prompts]
+    assert batched == single and all(len(a) == 1 for a in batched)
+    assert tokenizer.padding_side == side  # restored
+    sampled = prefs.generate(tiny_model, tokenizer, prompts[:2], max_new_tokens=4, n=3, temperature=1.0,
+                             seed=0)
+    assert [len(a) for a in sampled] == [3, 3]
+    assert sampled == prefs.generate(tiny_model, tokenizer, prompts[:2], max_new_tokens=4, n=3,
+                                     temperature=1.0, seed=0)
+    with pytest.raises(ValueError, match="greedy"):
+        prefs.generate(tiny_model, tokenizer, prompts, n=2)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        prefs.generate(tiny_model, tokenizer, prompts, max_new_tokens=0)
+
+
+def test_build_pairs_and_write_splits_from_a_model(tiny_model, tokenizer, tmp_path):
+    # a random tiny model never answers correctly: every pair is reference-chosen, model-rejected
+    pairs = prefs.build_pairs(tiny_model, tokenizer, prefs.make_problems(3, seed=5), n=2, max_new_tokens=3)
+    assert len(pairs) == 3
+    assert all(p["chosen_source"] == "reference" and p["rejected_score"] == 0 for p in pairs)
+    paths = prefs.write_splits(tmp_path, tiny_model, tokenizer, n_train=4, n_val=2, n=2)
+    train, val = prefs.load_pairs(paths["train"]), prefs.load_pairs(paths["validation"])
+    assert (len(train), len(val)) == (4, 2)
+    assert not {r["prompt"][0]["content"] for r in train} & {r["prompt"][0]["content"] for r in val}
+
+
+def test_shipped_data_is_valid_held_out_and_matches_its_judge():
+    folder = REPO_ROOT / "data" / "preference"
+    train, val = prefs.load_pairs(folder / "train.jsonl"), prefs.load_pairs(folder / "validation.jsonl")
+    assert len(train) >= 200 and len(val) >= 40
+    assert not {r["prompt"][0]["content"] for r in train} & {r["prompt"][0]["content"] for r in val}
+    for record in train + val:
+        problem = prefs.problem_of(record)
+        assert prefs.judge(record["chosen"][0]["content"], problem) == record["chosen_score"] == 2
+        assert prefs.judge(record["rejected"][0]["content"], problem) == record["rejected_score"] < 2
+        if record["chosen_source"] == "reference":
+            assert record["chosen"][0]["content"] == prefs.reference_answer(problem)
+    # the questions are the seeded generator's (the answers were sampled from the bundled model)
+    expected = prefs.make_problems(prefs.DEFAULT_TRAIN, seed=prefs.DEFAULT_SEED)
+    assert {r["prompt"][0]["content"] for r in train} <= {p["question"] for p in expected}
+
+
+def test_module_example_runs():
+    import doctest
+
+    assert doctest.testmod(prefs).failed == 0
