@@ -1,0 +1,86 @@
+"""scripts/train_draft_picker.py in fast mode on a tiny model: it trains, its loss falls, and it saves a
+small float16 adapter that PEFT loads back, with a log of how it was made."""
+
+import importlib.util
+import json
+
+import pytest
+import torch
+from peft import PeftModel
+from safetensors.torch import load_file
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from utils.models import load_model
+from utils.runtime import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "scripts" / "train_draft_picker.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("train_draft_picker", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """A 2-layer random Llama saved with the course tokenizer, so load_model(folder) reads it."""
+    _, tokenizer = load_model(quiet=True)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=1024, tie_word_embeddings=True,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                         initializer_range=0.5)  # large random weights: LoRA's gradients are not vanishing
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_model")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fast_run(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("adapter")
+    script = load_script()
+    # 16 steps over the same 4 picks: a tiny random model can only show learning by fitting them
+    assert script.main(["--fast", "--steps", "16", "--train-picks", "4", "--lr", "0.01",
+                        "--model", str(tiny_model_dir), "--out", str(out)]) == 0
+    return out, json.loads((out / script.LOG_FILE).read_text())
+
+
+def test_fast_run_loss_falls(fast_run):
+    _, log = fast_run
+    losses = log["losses"]
+    assert len(losses) == log["steps_done"] == 16
+    assert sum(losses[-4:]) / 4 < 0.85 * sum(losses[:4]) / 4
+
+
+def test_log_says_how_the_adapter_was_made(fast_run):
+    _, log = fast_run
+    assert log["command"].startswith("python scripts/train_draft_picker.py")
+    assert log["format"] == "annotated" and log["batch_size"] == 2 and log["training_picks"] == 32
+    assert log["minutes"] >= 0 and ("CPU" in log["hardware"] or "cuda" in log["hardware"])
+    assert log["eval_picks"] == 4 and 0 <= log["eval_top1"] <= log["eval_top3"] <= 1
+
+
+def test_adapter_is_float16_and_loads_with_peft(fast_run, tiny_model_dir):
+    out, log = fast_run
+    weights = load_file(str(out / "adapter_model.safetensors"))
+    assert weights and all(w.dtype == torch.float16 for w in weights.values())
+    assert any("lora_A" in k for k in weights) and log["adapter_bytes"] < 1_000_000
+    base, _ = load_model(str(tiny_model_dir), quiet=True)
+    tuned = PeftModel.from_pretrained(base, str(out))
+    key = next(k for k in weights if "lora_B" in k)
+    loaded = dict(tuned.named_parameters())
+    match = [v for k, v in loaded.items() if k.endswith(key.replace(".weight", ".default.weight"))]
+    assert match and torch.allclose(match[0].float(), weights[key].float())
+
+
+def test_bad_arguments_are_refused():
+    script = load_script()
+    with pytest.raises(SystemExit):
+        script.parse_args(["--steps", "0"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--format", "json"])
+    assert script.parse_args([]).steps == 300 and script.parse_args(["--fast"]).steps == 4
