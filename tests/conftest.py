@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+from transformers import AutoTokenizer
 
+from utils.models import ensure_bundled_cache
 from utils.notebook_runner import RunResult, execute_notebook, list_notebooks
 from utils.runtime import RESULTS_ENV
 
@@ -17,6 +19,12 @@ class NotebookRun:
     def __init__(self, result: RunResult, results: dict):
         self.result = result
         self.results = results
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The bundled SmolLM2's tokenizer, loaded once for every unit test that needs real tokens."""
+    return AutoTokenizer.from_pretrained(ensure_bundled_cache(quiet=True))
 
 
 @pytest.fixture(scope="session")

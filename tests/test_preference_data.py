@@ -5,29 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from tiny_models import tiny_llama
 
 from utils import preference_data as prefs
-from utils.models import ensure_bundled_cache
 from utils.runtime import REPO_ROOT
 
 SEVEN_PLUS_FIVE = {"question": "What is 7 + 5?", "answer": 12, "a": 7, "op": "+", "b": 5}
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return AutoTokenizer.from_pretrained(ensure_bundled_cache())
-
-
-@pytest.fixture(scope="module")
 def tiny_model(tokenizer):
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
-                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                         bos_token_id=tokenizer.bos_token_id)
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(tokenizer)
 
 
 def test_problems_are_seeded_distinct_and_consistent():

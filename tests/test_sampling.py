@@ -8,10 +8,10 @@ import doctest
 
 import pytest
 import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, LogitsProcessorList
+from tiny_models import tiny_llama
+from transformers import LogitsProcessorList
 
 import utils.sampling
-from utils.models import ensure_bundled_cache
 from utils.sampling import (
     FrequencyPresencePenalty,
     chat_completion,
@@ -24,20 +24,9 @@ MESSAGES = [{"role": "user", "content": "Name a colour."}]
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return AutoTokenizer.from_pretrained(ensure_bundled_cache(quiet=True))
-
-
-@pytest.fixture(scope="module")
 def tiny_model(tokenizer):
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=2)
-    model = LlamaForCausalLM(config).eval()
-    model.generation_config.eos_token_id = 2
-    model.generation_config.pad_token_id = 2
-    return model
+    return tiny_llama(tokenizer, hidden_size=32, intermediate_size=64, layers=2, heads=4, kv_heads=2,
+                      max_positions=256)
 
 
 def formula(input_ids, scores, frequency, presence, prompt_length):

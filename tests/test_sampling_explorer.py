@@ -7,31 +7,20 @@ import doctest
 import matplotlib
 import pytest
 import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from tiny_models import tiny_llama
 
 import utils.sampling_explorer
-from utils.models import ensure_bundled_cache
 from utils.sampling_explorer import SLIDERS, build_processors, encode, explore, explorer_panel
 
 matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return AutoTokenizer.from_pretrained(ensure_bundled_cache(quiet=True))
-
-
-@pytest.fixture(scope="module")
 def tiny_model(tokenizer):
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=2)
-    model = LlamaForCausalLM(config).eval()
+    model = tiny_llama(tokenizer, hidden_size=32, intermediate_size=64, heads=4, kv_heads=2,
+                       max_positions=256)
     # sharpen the random head so the distribution has a clear top, like a trained model's
     model.lm_head.weight.data *= 40
-    model.generation_config.eos_token_id = 2
-    model.generation_config.pad_token_id = 2
     return model
 
 
