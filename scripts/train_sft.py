@@ -1,0 +1,113 @@
+"""Supervised fine-tuning from a YAML config: notebook 02's run as a script, read by TRL's parser.
+
+Every key of the config is a field of one of three dataclasses: ``DataArguments`` below (which
+data), TRL's ``SFTConfig`` (how to train: the ``TrainingArguments`` of transformers plus TRL's own)
+and TRL's ``ModelConfig`` (which model, LoRA or not). Flags on the command line win over the file.
+
+    python scripts/train_sft.py --config configs/sft.yaml
+    python scripts/train_sft.py --config configs/sft.yaml --max_steps 3 --output_dir runs/sft_try
+    torchrun --nproc_per_node 2 scripts/train_sft.py --config configs/sft.yaml --per_device_train_batch_size 4
+    accelerate launch --config_file configs/accelerate/ddp.yaml scripts/train_sft.py --config configs/sft.yaml
+
+The training data is one pass over ``max_steps`` x global batch records, where the global batch is
+per-device batch x gradient accumulation x processes, so runs with the same global batch see the
+same records. The main process saves the model and ``training_log.json`` (loss per step, global
+batch, processes, seconds) in ``output_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import datasets  # noqa: E402
+from datasets import Dataset  # noqa: E402
+from transformers import PrinterCallback  # noqa: E402
+from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config  # noqa: E402
+
+from utils import models, runtime, sft_data  # noqa: E402
+
+LOG_FILE = "training_log.json"
+
+
+@dataclass
+class DataArguments:
+    train_file: str = field(default="data/sft/train.jsonl",
+                            metadata={"help": "chat-messages JSONL (utils.sft_data), under the repository"})
+    n_train: int | None = field(default=None,
+                                metadata={"help": "records to train on; default max_steps x global batch"})
+
+
+def global_batch_size(config) -> int:
+    """Records per optimizer step over all processes: per-device batch x accumulation x processes."""
+    return config.per_device_train_batch_size * config.gradient_accumulation_steps * config.world_size
+
+
+def write_log(trainer, config, extra: dict) -> Path:
+    """``training_log.json``: the loss per step and what a reader needs to compare runs."""
+    steps = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
+    log = {"steps": steps, "global_batch": global_batch_size(config), "processes": config.world_size,
+           "per_device_train_batch_size": config.per_device_train_batch_size,
+           "gradient_accumulation_steps": config.gradient_accumulation_steps,
+           "device": str(config.device), **extra}
+    path = Path(config.output_dir) / LOG_FILE
+    path.write_text(json.dumps(log, indent=2))
+    return path
+
+
+def torch_has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def cpu_processes_flag(argv: list[str]) -> list[str]:
+    """Several processes and no CUDA GPU: add ``--use_cpu true`` so that accelerate joins them in one
+    gloo process group (without it, each CPU process would train alone on its own copy)."""
+    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if several and not torch_has_cuda() and "--use_cpu" not in argv:
+        return [*argv, "--use_cpu", "true"]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = TrlParser((DataArguments, SFTConfig, ModelConfig))
+    argv = cpu_processes_flag(list(sys.argv[1:] if argv is None else argv))
+    data_args, config, model_args = parser.parse_args_and_config(argv)
+    datasets.disable_progress_bars()  # preparing a few dozen records is instant; the bars are noise
+    records = sft_data.load_split(runtime.REPO_ROOT / data_args.train_file)
+    n_train = data_args.n_train or config.max_steps * global_batch_size(config)
+    if n_train > len(records):
+        raise ValueError(f"n_train={n_train} records wanted but {data_args.train_file} holds {len(records)}; "
+                         "lower max_steps or the batch size, or set n_train")
+    sft_data.validate_records(records[:n_train], source=data_args.train_file)  # names a bad record, field
+    # load on the CPU in float32; the trainer moves the model to this process's device (cuda:<rank> on GPUs)
+    model, tokenizer = models.load_model(model_args.model_name_or_path, device="cpu", quiet=True)
+    trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
+                         train_dataset=Dataset.from_list(sft_data.to_prompt_completion(records[:n_train])),
+                         peft_config=get_peft_config(model_args))
+    trainer.remove_callback(PrinterCallback)  # the loss per step goes to training_log.json
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    output = Path(config.output_dir)
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(output))  # the full model, or only the adapter with use_peft
+        path = write_log(trainer, config, {"train_seconds": seconds, "n_train": n_train,
+                                           "model": model_args.model_name_or_path or models.DEFAULT_MODEL,
+                                           "data": asdict(data_args)})
+        final = json.loads(path.read_text())["steps"][-1]["loss"]
+        print(f"{config.max_steps} steps, global batch {global_batch_size(config)} on {config.world_size} "
+              f"process(es), {seconds:.0f} s; final loss {final:.3f}; saved to {output}")
+        return path
+    return output / LOG_FILE
+
+
+if __name__ == "__main__":
+    main()
