@@ -337,6 +337,23 @@ def test_cli_validate_reports_every_problem_with_line_and_field(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_cli_validate_reports_every_error_case_in_a_json_array_by_element(tmp_path):
+    records = [json.loads(line) for i, line in enumerate(ERROR_LINES) if i != 1]  # all but the bad JSON
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(records, indent=2))
+    before = path.read_bytes()
+    result = cli("validate", path)
+    assert result.returncode == 1 and path.read_bytes() == before
+    lines = result.stdout.splitlines()
+    assert [line.removeprefix(f"{path}: ").split(": ")[0] for line in lines[:-1]] == [
+        "element 2 of the array, field 'messages[0].role'",
+        "element 3 of the array, field 'messages[0].content'", "element 4 of the array, field 'messages'",
+        "element 5 of the array, field 'messages[1].role'",
+        "element 6 of the array"]
+    assert "duplicate: identical content to element 1" in lines[-2]
+    assert lines[-1] == f"{path}: 6 records (messages), 5 problems."
+
+
 def test_cli_validate_passes_a_clean_array_and_numbers_its_elements(tmp_path):
     path = tmp_path / "data.json"
     path.write_text(json.dumps([with_text(r) for r in ALPACA]))
@@ -383,6 +400,18 @@ def test_cli_converts_alpaca_preference_to_trl_preference(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "dpo.json").read_text()) == [
         {"prompt": [user("Greet.")], "chosen": [assistant("Hello!")], "rejected": [assistant("Go away.")]}]
+
+
+def test_cli_round_trips_preference_pairs_between_alpaca_and_trl(tmp_path):
+    pairs = [{"instruction": "Greet.", "input": "", "chosen": "Hello!", "rejected": "Go away."},
+             {"instruction": "Add.", "input": "2 and 3", "chosen": "5", "rejected": "6",
+              "system": "Be brief."}]
+    source = tmp_path / "pairs.json"
+    source.write_text(json.dumps(pairs))
+    for args in [(source, tmp_path / "trl.jsonl"), (tmp_path / "trl.jsonl", tmp_path / "back.json")]:
+        result = cli("convert", *args, "--to", "preference" if args[0] == source else "alpaca")
+        assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "back.json").read_text()) == pairs
 
 
 def test_cli_never_overwrites_input_and_needs_force_for_an_existing_output(tmp_path):

@@ -9,6 +9,9 @@ One module per concern; importing the package has no side effects:
 - ``utils.notebook_runner``: runs notebooks in lesson or fast mode, measures them, keeps them tidy.
 - ``utils.formats``, ``utils.dataset_stats``: instruction-data formats, converters, validation,
   token statistics (``python -m utils.formats``).
+- ``utils.data_quality``, ``utils.task_mix``: noisy variants of instruction data and the filters
+  that catch them (duplicates, format, length, perplexity), leakage-free validation splits; a mix
+  of small tasks (orders, arithmetic, sorting) with their checkers.
 - ``utils.metrics``, ``utils.ratings``, ``utils.calibration``: accuracy, F1 and bootstrap
   intervals; Elo and Bradley-Terry; calibration error and temperature scaling.
 - ``utils.drafts``, ``utils.draft_simulation``, ``utils.draft_baselines``: 17lands draft files
