@@ -14,6 +14,8 @@ One module per concern; importing the package has no side effects:
   of small tasks (orders, arithmetic, sorting) with their checkers.
 - ``utils.metrics``, ``utils.ratings``, ``utils.calibration``: accuracy, F1 and bootstrap
   intervals; Elo and Bradley-Terry; calibration error and temperature scaling.
+- ``utils.multiple_choice``: a course-built four-option question set, scored by log-likelihood
+  the MMLU way (letters) and the ARC/HellaSwag way (option text).
 - ``utils.drafts``, ``utils.draft_simulation``, ``utils.draft_baselines``: 17lands draft files
   (``python -m utils.drafts convert``), simulated drafts of fictional sets, pick baselines.
 """
