@@ -178,7 +178,7 @@ def choice_probabilities(model, tokenizer, texts: Sequence[str], choices: Sequen
         for start in range(0, len(texts), batch_size):
             batch = tokenizer(list(texts[start:start + batch_size]), return_tensors="pt", padding=True,
                               add_special_tokens=False).to(model.device)
-            logits = model(**batch).logits[:, -1].float()
+            logits = model(**batch, logits_to_keep=1).logits[:, -1].float()  # only the last position
             rows.append(torch.softmax(logits, dim=-1)[:, ids.to(logits.device)].cpu())
     finally:
         tokenizer.padding_side = side
