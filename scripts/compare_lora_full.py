@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="folder for the CSV, the log and adapters")
+    parser.add_argument("--no-untrained", action="store_true",
+                        help="skip the untrained model's row (when the caller measured it already)")
     parser.add_argument("--fast", action="store_true",
                         help="the test suite's run: sizes 8, batch 4, 4+4 held-out messages")
     parser.add_argument("--single", default=None, help=argparse.SUPPRESS)  # one run, as JSON (internal)
@@ -80,7 +83,8 @@ def run_specs(args: argparse.Namespace) -> list[dict]:
     common = {"batch_size": args.batch_size, "n_eval": args.n_eval, "n_loss": args.n_loss,
               "max_new_tokens": args.max_new_tokens, "model": args.model, "threads": args.threads,
               "seed": args.seed, "out": args.out}
-    specs = [{**common, "method": "untrained", "rank": 0, "n_train": 0, "learning_rate": 0.0}]
+    specs = [] if args.no_untrained else [{**common, "method": "untrained", "rank": 0, "n_train": 0,
+                                           "learning_rate": 0.0}]
     for size in args.sizes:
         for method in args.methods:
             rank = 0 if method == "full" else int(method[5:])
@@ -151,6 +155,8 @@ def train_and_measure(spec: dict) -> dict:
                  else Path(tempfile.mkdtemp(prefix="full_model_")))
         model.save_pretrained(str(saved))  # a PeftModel saves only its adapter
         row["saved_mb"] = sum(p.stat().st_size for p in saved.iterdir() if p.suffix == ".safetensors") / 2**20
+        if not lora:
+            shutil.rmtree(saved)  # the full copy was saved only to measure its size
         del trainer
     else:
         row["rss_before_train_mb"] = psutil.Process().memory_info().rss / 2**20

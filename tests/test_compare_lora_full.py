@@ -98,3 +98,4 @@ def test_bad_arguments_are_refused():
         script.parse_args(["--sizes", "12", "--batch-size", "8"])
     specs = script.run_specs(script.parse_args([]))
     assert specs[0]["method"] == "untrained" and len(specs) == 1 + 2 * 4
+    assert len(script.run_specs(script.parse_args(["--no-untrained"]))) == 2 * 4
