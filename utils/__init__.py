@@ -18,6 +18,14 @@ One module per concern; importing the package has no side effects:
   the MMLU way (letters) and the ARC/HellaSwag way (option text).
 - ``utils.drafts``, ``utils.draft_simulation``, ``utils.draft_baselines``: 17lands draft files
   (``python -m utils.drafts convert``), simulated drafts of fictional sets, pick baselines.
+- ``utils.draft_prompts``: pick records as chat prompts in two formats, likelihood scoring of legal picks.
+- ``utils.sft_data``, ``utils.preference_data``, ``utils.corpus``: the course's generated SFT task,
+  arithmetic preference pairs with their code judge, and the pretraining corpus.
+- ``utils.sampling``, ``utils.sampling_explorer``: sampling processors, an API-shaped
+  ``chat_completion``, and the slider explorer of notebook 06.
+- ``utils.lora_math``: LoRA's trainable-parameter formula and the memory arithmetic of training.
+- ``utils.serving``, ``utils.tracking``: ``transformers serve`` started and stopped on loopback;
+  runs logged to and read back from a local MLflow store.
 """
 
 __version__ = "0.1.0"
