@@ -295,22 +295,8 @@ def answer_perplexities(model, tokenizer, records: Sequence[dict], batch_size: i
     model.eval()
     scores = []
     try:
-        for start in range(0, len(records), batch_size):
-            encoded = [sft_data.answer_token_ids(tokenizer, r) for r in records[start:start + batch_size]]
-            width = max(len(ids) for ids, _ in encoded)
-            input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id)
-            labels = torch.full((len(encoded), width), -100)
-            mask = torch.zeros((len(encoded), width), dtype=torch.long)
-            for row, (ids, n_prompt) in enumerate(encoded):
-                input_ids[row, :len(ids)] = torch.tensor(ids)
-                labels[row, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
-                mask[row, :len(ids)] = 1
-            logits = model(input_ids=input_ids.to(model.device),
-                           attention_mask=mask.to(model.device)).logits.float()
-            targets = labels[:, 1:].to(model.device)
-            losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets,
-                                                       ignore_index=-100, reduction="none")
-            counted = (targets != -100).sum(dim=1)
+        for losses, counted in sft_data.answer_token_losses(model, tokenizer, list(records), batch_size):
+            counted = counted.sum(dim=1)
             scores += [math.exp(value) for value in (losses.sum(dim=1) / counted).tolist()]
     finally:
         model.train(was_training)

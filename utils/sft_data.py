@@ -272,6 +272,28 @@ def _completion(record: dict) -> list[dict]:
     return record["completion"] if "completion" in record else record["messages"][-1:]
 
 
+def answer_token_losses(model, tokenizer, records: list[dict], batch_size: int = 16):
+    """Yield, batch by batch, the next-token losses (nats) of the reference answers given their
+    prompts, shape [batch, length - 1], and a boolean mask of the answer tokens they count. Callers
+    run it under ``torch.no_grad()`` with the model in eval mode."""
+    for start in range(0, len(records), batch_size):
+        encoded = [answer_token_ids(tokenizer, r) for r in records[start:start + batch_size]]
+        width = max(len(ids) for ids, _ in encoded)
+        input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id)
+        labels = torch.full((len(encoded), width), -100)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for row, (ids, n_prompt) in enumerate(encoded):
+            input_ids[row, :len(ids)] = torch.tensor(ids)
+            labels[row, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
+            mask[row, :len(ids)] = 1
+        logits = model(input_ids=input_ids.to(model.device),
+                       attention_mask=mask.to(model.device)).logits.float()
+        targets = labels[:, 1:].to(model.device)
+        losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets,
+                                                   ignore_index=-100, reduction="none")
+        yield losses, targets != -100
+
+
 @torch.no_grad()
 def answer_loss(model, tokenizer, records: list[dict], batch_size: int = 16) -> float:
     """Mean cross-entropy (nats per token) of the reference answers given their prompts: the loss
@@ -282,23 +304,9 @@ def answer_loss(model, tokenizer, records: list[dict], batch_size: int = 16) -> 
     model.eval()
     total, count = 0.0, 0
     try:
-        for start in range(0, len(records), batch_size):
-            encoded = [answer_token_ids(tokenizer, r) for r in records[start:start + batch_size]]
-            width = max(len(ids) for ids, _ in encoded)
-            input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id)
-            labels = torch.full((len(encoded), width), -100)
-            mask = torch.zeros((len(encoded), width), dtype=torch.long)
-            for row, (ids, n_prompt) in enumerate(encoded):
-                input_ids[row, :len(ids)] = torch.tensor(ids)
-                labels[row, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
-                mask[row, :len(ids)] = 1
-            logits = model(input_ids=input_ids.to(model.device),
-                           attention_mask=mask.to(model.device)).logits.float()
-            shifted = labels[:, 1:].to(model.device)
-            total += torch.nn.functional.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.shape[-1]), shifted.reshape(-1),
-                ignore_index=-100, reduction="sum").item()
-            count += int((shifted != -100).sum())
+        for losses, counted in answer_token_losses(model, tokenizer, records, batch_size):
+            total += losses.sum().item()
+            count += int(counted.sum())
     finally:
         model.train(was_training)
     return total / count
