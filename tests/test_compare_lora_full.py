@@ -2,47 +2,29 @@
 the table holds the measured columns, LoRA's trainable count is the formula's, and the adapters load."""
 
 import csv
-import importlib.util
 import json
 
 import pytest
-import torch
 from peft import PeftModel
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_models import load_script, save_tiny_llama
+from transformers import LlamaConfig
 
 from utils import lora_math
 from utils.models import load_model
-from utils.runtime import REPO_ROOT
-
-SCRIPT = REPO_ROOT / "scripts" / "compare_lora_full.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("compare_lora_full", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
     """A 2-layer random Llama saved with the course tokenizer, so load_model(folder) reads it."""
     _, tokenizer = load_model(quiet=True)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=256, tie_word_embeddings=True,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny_model")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny_model"), tokenizer, hidden_size=32,
+                           max_positions=256)
 
 
 @pytest.fixture(scope="module")
 def fast_run(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("comparison")
-    script = load_script()
+    script = load_script("compare_lora_full")
     assert script.main(["--fast", "--methods", "full", "lora-2", "--model", str(tiny_model_dir),
                         "--threads", "1", "--out", str(out)]) == 0
     with open(out / script.CSV_NAME) as handle:
@@ -89,7 +71,7 @@ def test_log_says_how_the_table_was_made(fast_run):
 
 
 def test_bad_arguments_are_refused():
-    script = load_script()
+    script = load_script("compare_lora_full")
     with pytest.raises(SystemExit):
         script.parse_args(["--methods", "lora"])
     with pytest.raises(SystemExit):

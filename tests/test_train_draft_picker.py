@@ -1,48 +1,30 @@
 """scripts/train_draft_picker.py in fast mode on a tiny model: it trains, its loss falls, and it saves a
 small float16 adapter that PEFT loads back, with a log of how it was made."""
 
-import importlib.util
 import json
 
 import pytest
 import torch
 from peft import PeftModel
 from safetensors.torch import load_file
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_models import load_script, save_tiny_llama
 
 from utils.models import load_model
-from utils.runtime import REPO_ROOT
-
-SCRIPT = REPO_ROOT / "scripts" / "train_draft_picker.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("train_draft_picker", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
     """A 2-layer random Llama saved with the course tokenizer, so load_model(folder) reads it."""
     _, tokenizer = load_model(quiet=True)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024, tie_word_embeddings=True,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-                         initializer_range=0.5)  # large random weights: LoRA's gradients are not vanishing
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny_model")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    # large random weights (initializer_range): LoRA's gradients are not vanishing
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny_model"), tokenizer, hidden_size=64,
+                           max_positions=1024, initializer_range=0.5)
 
 
 @pytest.fixture(scope="module")
 def fast_run(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("adapter")
-    script = load_script()
+    script = load_script("train_draft_picker")
     # 16 steps over the same 4 picks: a tiny random model can only show learning by fitting them
     assert script.main(["--fast", "--steps", "16", "--train-picks", "4", "--lr", "0.01",
                         "--model", str(tiny_model_dir), "--out", str(out)]) == 0
@@ -78,7 +60,7 @@ def test_adapter_is_float16_and_loads_with_peft(fast_run, tiny_model_dir):
 
 
 def test_bad_arguments_are_refused():
-    script = load_script()
+    script = load_script("train_draft_picker")
     with pytest.raises(SystemExit):
         script.parse_args(["--steps", "0"])
     with pytest.raises(SystemExit):
