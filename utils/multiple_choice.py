@@ -46,18 +46,16 @@ CATEGORIES = ("capital", "opposite", "animal sound", "colour", "sum")
 
 def _fact_question(rng: random.Random, category: str) -> tuple[str, str, list[str]]:
     """(question, right answer, pool of wrong answers) of one category."""
-    if category == "capital":
-        country = rng.choice(sorted(CAPITALS))
-        return f"What is the capital of {country}?", CAPITALS[country], sorted(set(CAPITALS.values()))
-    if category == "opposite":
-        word = rng.choice(sorted(OPPOSITES))
-        return f"What is the opposite of '{word}'?", OPPOSITES[word], sorted(set(OPPOSITES.values()))
-    if category == "animal sound":
-        animal = rng.choice(sorted(ANIMAL_SOUNDS))
-        return f"What sound does a {animal} make?", ANIMAL_SOUNDS[animal], sorted(set(ANIMAL_SOUNDS.values()))
-    if category == "colour":
-        thing = rng.choice(sorted(COLOURS))
-        return f"What colour is {thing}?", COLOURS[thing], sorted(set(COLOURS.values()))
+    fact_tables = {  # category: (facts, question template)
+        "capital": (CAPITALS, "What is the capital of {}?"),
+        "opposite": (OPPOSITES, "What is the opposite of '{}'?"),
+        "animal sound": (ANIMAL_SOUNDS, "What sound does a {} make?"),
+        "colour": (COLOURS, "What colour is {}?"),
+    }
+    if category in fact_tables:
+        facts, template = fact_tables[category]
+        key = rng.choice(sorted(facts))
+        return template.format(key), facts[key], sorted(set(facts.values()))
     a, b = rng.randint(2, 20), rng.randint(2, 20)
     near = {a + b + d for d in (-10, -2, -1, 1, 2, 10)} - {a + b}
     return f"What is {a} + {b}?", str(a + b), sorted(str(n) for n in near if n > 0)
