@@ -71,10 +71,12 @@ def test_two_processes_match_one_at_the_same_global_batch(tiny_folder, tmp_path)
     one = train_sft.main([*common, "--per_device_train_batch_size", "4",
                           "--output_dir", str(tmp_path / "one")])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                    str(REPO_ROOT / "scripts" / "train_sft.py"), *common,
-                    "--per_device_train_batch_size", "2", "--output_dir", str(tmp_path / "two")],
-                   check=True, env=env, cwd=REPO_ROOT, capture_output=True, timeout=300)
+    # --standalone rendezvouses on a free local port, so a busy 29500 (another job) cannot fail it.
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node", "2", str(REPO_ROOT / "scripts" / "train_sft.py"), *common,
+                          "--per_device_train_batch_size", "2", "--output_dir", str(tmp_path / "two")],
+                         env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"torchrun failed ({run.returncode}):\n{run.stderr[-4000:]}"
     two_log = json.loads((tmp_path / "two" / train_sft.LOG_FILE).read_text())
     assert two_log["processes"] == 2 and two_log["global_batch"] == 4
     one_steps, two_steps = _steps(one), _steps(tmp_path / "two" / train_sft.LOG_FILE)
