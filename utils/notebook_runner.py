@@ -213,7 +213,9 @@ def hardware() -> str:
     except OSError:
         pass
     ram = psutil.virtual_memory().total / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {ram:.0f} GiB RAM, no GPU used"
+    threads = os.environ.get("OMP_NUM_THREADS")  # set on a busy machine (README, Troubleshooting)
+    return (f"{cpu}, {os.cpu_count()} cores, {ram:.0f} GiB RAM, no GPU used"
+            + (f", OMP_NUM_THREADS={threads}" if threads else ""))
 
 
 def print_table(results: list[RunResult]) -> None:
