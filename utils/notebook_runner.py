@@ -50,7 +50,8 @@ tqdm.auto.tqdm = tqdm.autonotebook.tqdm = tqdm.std.tqdm
 PEAK_MEMORY = """\
 import json as _json, resource as _resource, sys as _sys
 _unit = 1 if _sys.platform == "darwin" else 1024
-print("__COURSE_PEAK__" + _json.dumps(_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss * _unit))
+print("__COURSE_PEAK__" + _json.dumps(max(_resource.getrusage(_who).ru_maxrss  # the kernel or its largest
+                                           for _who in (_resource.RUSAGE_SELF, _resource.RUSAGE_CHILDREN)) * _unit))
 """
 
 
