@@ -50,8 +50,8 @@ tqdm.auto.tqdm = tqdm.autonotebook.tqdm = tqdm.std.tqdm
 PEAK_MEMORY = """\
 import json as _json, resource as _resource, sys as _sys
 _unit = 1 if _sys.platform == "darwin" else 1024
-print("__COURSE_PEAK__" + _json.dumps(max(_resource.getrusage(_who).ru_maxrss  # the kernel or its largest
-                                           for _who in (_resource.RUSAGE_SELF, _resource.RUSAGE_CHILDREN)) * _unit))
+_who = (_resource.RUSAGE_SELF, _resource.RUSAGE_CHILDREN)  # the kernel, or its largest finished subprocess
+print("__COURSE_PEAK__" + _json.dumps(max(_resource.getrusage(w).ru_maxrss for w in _who) * _unit))
 """
 
 
