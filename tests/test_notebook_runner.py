@@ -41,6 +41,15 @@ def test_a_passing_notebook_is_measured_and_tidied(tmp_path):
     assert len(nb.cells) == 4, "the runner's own cells must not be saved"
 
 
+def test_peak_memory_counts_a_training_subprocess(tmp_path):
+    # notebooks 04 and 09 train in subprocesses: their peak, not the idle kernel's, is the notebook's
+    child = "block = bytes(1) * (600 * 2**20)"  # 600 MiB, every page written
+    cell = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}], check=True)"
+    path = _write_notebook(tmp_path / "01_child.ipynb", cell)
+    result = runner.execute_notebook(path, fast=True, progress=False)
+    assert result.ok and result.peak_rss_mb > 600
+
+
 def test_code_stamp_follows_code_not_prose():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("a = 1"), nbformat.v4.new_markdown_cell("text")]
