@@ -43,7 +43,7 @@ def test_names_format_lists_pool_and_pack_by_name_with_copies():
 
 def test_annotated_format_adds_colour_rarity_mana_and_pool_colours():
     text = dp.pick_messages(RECORD, "annotated", INFO)[1]["content"]
-    assert "- Gull [U, rare, 2]" in text and "- 2x Eel [B, common, 1]" in text
+    assert "- [U, rare, 2] Gull" in text and "- 2x [B, common, 1] Eel" in text
     # a two-colour card counts for both colours; a colourless card as colourless
     assert "Your pool (3 cards): W 0, U 1, B 2, R 0, G 0, colourless 1." in text
     assert dp.pick_messages(dict(RECORD, pool=[]), "annotated", INFO)[1]["content"].count("empty.") == 1
@@ -114,6 +114,69 @@ def test_cached_scores_equal_full_forward_passes(tiny):
     assert normalised[0] == pytest.approx(cached[0] / len(dp.candidate_ids(tokenizer, "Gull")), abs=1e-5)
     with pytest.raises(ValueError, match="no candidate"):
         dp.candidate_log_likelihoods(model, tokenizer, messages, [])
+
+
+def test_pack_softmax_loss_is_cross_entropy_over_the_packs_cards(tiny):
+    model, tokenizer = tiny
+    names = ["Gull", "Eel", "Salt, Gull // Ebb"]  # the pack's distinct cards, in pack order
+    messages = dp.pick_messages(RECORD, "annotated", INFO)
+    scores = torch.tensor(dp.candidate_log_likelihoods(model, tokenizer, messages, names))
+    expected = float(-torch.log_softmax(scores, 0)[2])
+    loss = dp.pack_softmax_loss(model, tokenizer, RECORD, "annotated", INFO)
+    assert float(loss) == pytest.approx(expected, abs=1e-4)
+    with pytest.raises(ValueError, match="not in its pack"):
+        dp.pack_softmax_loss(model, tokenizer, dict(RECORD, pick="Gear"), "annotated", INFO)
+
+
+def test_pack_softmax_training_makes_the_pick_the_top_card(tiny):
+    _, tokenizer = tiny
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)
+    torch.manual_seed(1)
+    model = LlamaForCausalLM(config)
+    record = dict(RECORD, pick="Eel")
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(8):
+        loss = dp.pack_softmax_loss(model, tokenizer, record, "annotated", INFO)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]  # the gradient reaches the weights through the cached prompt
+    assert dp.llm_ranking(model.eval(), tokenizer, record, "annotated", INFO)[0] == "Eel"
+
+
+def test_ratio_scores_start_at_zero_and_training_separates_the_pick(tiny):
+    from peft import LoraConfig, get_peft_model
+
+    _, tokenizer = tiny
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)
+    torch.manual_seed(2)
+    model = get_peft_model(LlamaForCausalLM(config), LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    messages = dp.pick_messages(RECORD, "fit", INFO)
+    names = ["Gull", "Eel", "Salt, Gull // Ebb"]
+    assert dp.ratio_scores(model, tokenizer, messages, names).abs().max() == 0  # LoRA's B starts at zero
+    record = dict(RECORD, pick="Gull")
+    assert float(dp.pack_softmax_loss(model, tokenizer, record, "fit", INFO, "ratio")) == pytest.approx(
+        float(torch.log(torch.tensor(3.0))), abs=1e-5)  # uniform over the three distinct cards
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    for _ in range(6):
+        dp.pack_softmax_loss(model, tokenizer, record, "fit", INFO, "ratio").backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert dp.llm_ranking(model.eval(), tokenizer, record, "fit", INFO, scoring="ratio")[0] == "Gull"
+    with pytest.raises(ValueError, match="scoring 'pmi' is unknown; use one of likelihood, ratio"):
+        dp.llm_ranking(model, tokenizer, record, "fit", INFO, scoring="pmi")
+
+
+def test_fit_format_counts_pool_cards_sharing_a_colour():
+    text = dp.pick_messages(RECORD, "fit", INFO)[1]["content"]
+    # pool: Eel (B), Gear (colourless), Salt, Gull // Ebb (UB)
+    assert "- [U, rare, 2, fit 1] Gull" in text and "- 2x [B, common, 1, fit 2] Eel" in text
+    assert "- [UB, uncommon, 3, fit 2] Salt, Gull // Ebb" in text
+    assert dp.colour_fit("Gear", RECORD["pool"], INFO) == 3  # colourless fits every card
 
 
 def test_llm_ranking_is_a_legal_ordering_of_the_pack(tiny):

@@ -1,6 +1,8 @@
 """Notebook 07 in fast mode: the baseline ladder, the scorer's legal picks, the live LoRA steps and the
 committed adapter's evaluation are all recorded with numbers that make sense."""
 
+import math
+
 
 def test_draft_notebook_runs_and_records_results(notebook_runs):
     run = notebook_runs("07")
@@ -31,4 +33,19 @@ def test_annotated_prompts_are_shorter_and_live_training_logs_losses(notebook_ru
     results = notebook_runs("07").results
     tokens = results["prompt_tokens_mean"]
     assert tokens["annotated"] < tokens["names"]  # the pool summary beats listing the pool by name
+    assert tokens["annotated"] < tokens["fit"] < tokens["annotated"] + 80  # a few tokens per pack card
+    assert len(results["sft_losses"]) >= 1 and all(loss > 0 for loss in results["sft_losses"])
     assert len(results["live_losses"]) >= 1 and all(loss > 0 for loss in results["live_losses"])
+
+
+def test_ratio_scored_picker_starts_uniform(notebook_runs):
+    results = notebook_runs("07").results
+    # every card scores 0 before training, so the loss is log(number of distinct cards)
+    assert abs(results["live_first_loss"] - math.log(results["live_first_pack_cards"])) < 1e-4
+
+
+def test_committed_adapter_reproduces_the_scripts_choices(notebook_runs):
+    results = notebook_runs("07").results
+    # the same card chosen live as in eval_hits.csv: a stale adapter or table would disagree
+    assert results["recheck_agreement"] >= 0.6 and results["unseen_recheck_agreement"] >= 0.5
+    assert results["eval_picks"] >= 300 and results["unseen_picks"] >= 100

@@ -3,6 +3,7 @@ small float16 adapter that PEFT loads back, with a log of how it was made."""
 
 import json
 
+import pandas as pd
 import pytest
 import torch
 from peft import PeftModel
@@ -27,7 +28,7 @@ def fast_run(tiny_model_dir, tmp_path_factory):
     script = load_script("train_draft_picker")
     # 16 steps over the same 4 picks: a tiny random model can only show learning by fitting them
     assert script.main(["--fast", "--steps", "16", "--train-picks", "4", "--lr", "0.01",
-                        "--model", str(tiny_model_dir), "--out", str(out)]) == 0
+                        "--unseen-picks", "2", "--model", str(tiny_model_dir), "--out", str(out)]) == 0
     return out, json.loads((out / script.LOG_FILE).read_text())
 
 
@@ -41,9 +42,31 @@ def test_fast_run_loss_falls(fast_run):
 def test_log_says_how_the_adapter_was_made(fast_run):
     _, log = fast_run
     assert log["command"].startswith("python scripts/train_draft_picker.py")
-    assert log["format"] == "annotated" and log["batch_size"] == 2 and log["training_picks"] == 32
+    assert log["format"] == "fit" and log["scoring"] == "ratio"
+    assert log["batch_size"] == 2 and log["training_picks"] == 32
     assert log["minutes"] >= 0 and ("CPU" in log["hardware"] or "cuda" in log["hardware"])
     assert log["eval_picks"] == 4 and 0 <= log["eval_top1"] <= log["eval_top3"] <= 1
+
+
+def test_eval_hits_name_each_scored_pick_of_both_sets(fast_run):
+    out, log = fast_run
+    hits = pd.read_csv(out / "eval_hits.csv", dtype={"draft_id": str})
+    assert list(hits.columns) == ["set", "draft_id", "pack_number", "pick_number", "top1", "top3", "choice"]
+    assert hits["set"].value_counts().to_dict() == {"QLT": 4, "QGO": 2} and log["unseen_picks"] == 2
+    assert ((hits["top1"] <= hits["top3"]) & hits["top3"].isin([0, 1])).all()
+    assert hits["top1"][hits["set"] == "QLT"].mean() == pytest.approx(log["eval_top1"])
+
+
+def test_sft_objective_still_trains_through_trl(tiny_model_dir, tmp_path):
+    script = load_script("train_draft_picker")
+    assert script.main(["--fast", "--objective", "sft", "--scoring", "likelihood", "--steps", "8",
+                        "--train-picks", "4", "--lr", "0.01", "--layers-from", "1",
+                        "--model", str(tiny_model_dir), "--out", str(tmp_path)]) == 0
+    log = json.loads((tmp_path / script.LOG_FILE).read_text())
+    assert log["objective"] == "sft" and log["lora_layers_from"] == 1 and len(log["losses"]) == 8
+    assert sum(log["losses"][-2:]) < sum(log["losses"][:2])
+    weights = load_file(str(tmp_path / "adapter_model.safetensors"))
+    assert weights and all(".layers.1." in k for k in weights)  # layer 0 left frozen
 
 
 def test_adapter_is_float16_and_loads_with_peft(fast_run, tiny_model_dir):
@@ -65,4 +88,6 @@ def test_bad_arguments_are_refused():
         script.parse_args(["--steps", "0"])
     with pytest.raises(SystemExit):
         script.parse_args(["--format", "json"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--layers-from", "-1"])
     assert script.parse_args([]).steps == 300 and script.parse_args(["--fast"]).steps == 4

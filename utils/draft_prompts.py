@@ -7,13 +7,19 @@ training, an assistant turn that is exactly the card taken. Two formats are offe
 - ``"names"``: card names only, the pool listed by name (``2x Name`` for copies). The model must
   learn from the picks alone what each invented name is worth and which colour it is;
 - ``"annotated"``: every pack card carries its colour, rarity and mana value, e.g.
-  ``Gull-Rider of Marrowtide [W, common, 4]``, and the pool is summarised by its colours (cards per
+  ``[W, common, 4] Gull-Rider of Marrowtide``, and the pool is summarised by its colours (cards per
   colour), the features a dedicated draft bot uses. Shorter for late picks, and more to go on.
+  The features come *before* the name: in a causal model a token sees only what precedes it, so
+  only then can the name's tokens carry what is known about the card;
+- ``"fit"``: as annotated, and each pack card also says how many pool cards share a colour with
+  it (``fit 5``; a colourless card fits every card), the colour fit a draft bot computes and the
+  annotated format leaves the model to work out.
 
 Scoring never generates free text: ``candidate_log_likelihoods`` runs the prompt once, keeps its
 key-value cache, and scores every distinct pack card (name + end-of-turn token) as a continuation
 of it, in one batch. The pick is the card with the highest summed log-probability, so every
-answer is a legal pick.
+answer is a legal pick. ``pack_softmax_loss`` trains on that same choice: the cross-entropy of the
+human's pick among the pack's cards.
 
 Example:
     >>> from utils import draft_prompts as dp
@@ -25,8 +31,8 @@ Example:
     Pack 1, pick 2.
     Your pool (1 card): W 0, U 0, B 1, R 0, G 0, colourless 0.
     The pack (2 cards):
-    - Gull [U, rare, 2]
-    - Eel [B, common, 1]
+    - [U, rare, 2] Gull
+    - [B, common, 1] Eel
     Which card do you take?
 """
 
@@ -38,7 +44,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import torch
 
-FORMATS = ("names", "annotated")
+FORMATS = ("names", "annotated", "fit")
 COLOURS = "WUBRG"
 # Short on purpose: every prompt token is paid for at every pick, in training and in evaluation.
 SYSTEM_PROMPT = "Magic draft: name the card a strong drafter takes from this pack."
@@ -105,17 +111,34 @@ def _lookup(info: Mapping[str, Mapping], name: str) -> Mapping:
     return info[name]
 
 
-def render_card(name: str, fmt: str, info: Mapping[str, Mapping] | None = None) -> str:
-    """One pack card as the prompt shows it.
+def colour_fit(name: str, pool: Sequence[str], info: Mapping[str, Mapping]) -> int:
+    """How many pool cards share a colour with card ``name``; a colourless card fits them all.
 
     Example:
-        >>> render_card("Gull", "annotated", {"Gull": {"colour": "U", "rarity": "rare", "mana_value": 2}})
-        'Gull [U, rare, 2]'
+        >>> info = {"Gull": {"colour": "U"}, "Eel": {"colour": "UB"}, "Gear": {"colour": "C"}}
+        >>> colour_fit("Gull", ["Eel", "Gear", "Gull"], info), colour_fit("Gear", ["Eel"], info)
+        (2, 1)
+    """
+    colours = set(_lookup(info, name)["colour"]) - {"C"}
+    if not colours:
+        return len(pool)
+    return sum(1 for card in pool if colours & set(_lookup(info, card)["colour"]))
+
+
+def render_card(name: str, fmt: str, info: Mapping[str, Mapping] | None = None,
+                pool: Sequence[str] = ()) -> str:
+    """One pack card as the prompt shows it (``pool`` matters only to the fit format).
+
+    Example:
+        >>> info = {"Gull": {"colour": "U", "rarity": "rare", "mana_value": 2}}
+        >>> render_card("Gull", "annotated", info), render_card("Gull", "fit", info, ["Gull"])
+        ('[U, rare, 2] Gull', '[U, rare, 2, fit 1] Gull')
     """
     if check_format(fmt) == "names":
         return name
     card = _lookup(info or {}, name)
-    return f"{name} [{card['colour']}, {card['rarity']}, {card['mana_value']}]"
+    fit = f", fit {colour_fit(name, pool, info)}" if fmt == "fit" else ""
+    return f"[{card['colour']}, {card['rarity']}, {card['mana_value']}{fit}] {name}"
 
 
 def pick_messages(record: Mapping, fmt: str = "annotated",
@@ -132,8 +155,8 @@ def pick_messages(record: Mapping, fmt: str = "annotated",
         Which card do you take?
     """
     check_format(fmt)
-    if fmt == "annotated" and info is None:
-        raise ValueError("the 'annotated' format needs info=card_info(cards) for colours and rarities.")
+    if fmt != "names" and info is None:
+        raise ValueError(f"the {fmt!r} format needs info=card_info(cards) for colours and rarities.")
     for field in ("pack_number", "pick_number", "pack", "pool"):
         if field not in record:
             raise KeyError(f"pick record lacks the field {field!r}; build records with "
@@ -146,7 +169,7 @@ def pick_messages(record: Mapping, fmt: str = "annotated",
     else:
         pool_text = pool_colours(pool, info) + "."
     counts = Counter(record["pack"])
-    pack_lines = [f"- {'' if n == 1 else f'{n}x '}{render_card(name, fmt, info)}"
+    pack_lines = [f"- {'' if n == 1 else f'{n}x '}{render_card(name, fmt, info, pool)}"
                   for name, n in counts.items()]
     user = "\n".join([f"Pack {record['pack_number']}, pick {record['pick_number']}.",
                       f"Your pool ({_plural(len(pool), 'card')}): {pool_text}",
@@ -187,18 +210,17 @@ def candidate_ids(tokenizer, name: str) -> list[int]:
     return tokenizer(name, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
 
-@torch.no_grad()
-def candidate_log_likelihoods(model, tokenizer, messages: list[dict], candidates: Sequence[str],
-                              length_normalise: bool = False) -> list[float]:
-    """Summed log-probability of each candidate answer (name + end-of-turn) after the prompt.
+def candidate_scores(model, tokenizer, messages: list[dict], candidates: Sequence[str]) -> torch.Tensor:
+    """Summed log-probability of each candidate answer (name + end-of-turn) after the prompt, as a
+    tensor that keeps its gradient (training uses it; ``candidate_log_likelihoods`` is the no-grad view).
 
     The prompt runs once with ``use_cache=True``; its key-value cache is repeated once per
     candidate and all candidates run as one right-padded batch (padding after a causal sequence
-    never affects its real tokens, so no mask is needed). ``length_normalise=True`` divides each
-    sum by the candidate's token count instead.
+    never affects its real tokens, so no mask is needed).
 
     Example:
-        >>> scores = candidate_log_likelihoods(model, tokenizer, messages, ["Gull", "Eel"])  # doctest: +SKIP
+        >>> candidate_scores(model, tokenizer, messages, ["Gull", "Eel"]).shape  # doctest: +SKIP
+        torch.Size([2])
     """
     if not candidates:
         raise ValueError("no candidate cards to score; the pack is empty.")
@@ -215,42 +237,100 @@ def candidate_log_likelihoods(model, tokenizer, messages: list[dict], candidates
     # Feed every token but the last; position t's logits predict token t + 1.
     rest = model(input_ids=batch[:, :-1], past_key_values=cache, use_cache=True).logits.float()
     log_probs = torch.log_softmax(rest, dim=-1)  # every candidate has >= 2 tokens: name + end
-    scores = []
-    for i, row in enumerate(ids):
-        total = float(first[row[0]])
-        if len(row) > 1:
-            targets = torch.tensor(row[1:], device=device)
-            total += float(log_probs[i, torch.arange(len(row) - 1, device=device), targets].sum())
-        scores.append(total / len(row) if length_normalise else total)
-    return scores
+    later = log_probs.gather(-1, batch[:, 1:, None]).squeeze(-1)  # (candidates, width - 1)
+    lengths = torch.tensor([len(row) for row in ids], device=device)
+    real = torch.arange(width - 1, device=device)[None, :] < (lengths[:, None] - 1)  # not padding
+    return first[batch[:, 0]] + (later * real).sum(dim=1)
 
 
+@torch.no_grad()
+def candidate_log_likelihoods(model, tokenizer, messages: list[dict], candidates: Sequence[str],
+                              length_normalise: bool = False) -> list[float]:
+    """Summed log-probability of each candidate answer (name + end-of-turn) after the prompt, as
+    floats (see ``candidate_scores``). ``length_normalise=True`` divides each sum by the
+    candidate's token count instead.
+
+    Example:
+        >>> scores = candidate_log_likelihoods(model, tokenizer, messages, ["Gull", "Eel"])  # doctest: +SKIP
+    """
+    scores = candidate_scores(model, tokenizer, messages, candidates)
+    if length_normalise:
+        scores = scores / torch.tensor([len(candidate_ids(tokenizer, n)) for n in candidates],
+                                       device=scores.device)
+    return scores.tolist()
+
+
+def ratio_scores(model, tokenizer, messages: list[dict], candidates: Sequence[str]) -> torch.Tensor:
+    """How much the adapter changed each candidate's log-likelihood: ``candidate_scores`` of the
+    PEFT ``model`` minus those of its frozen base (adapter disabled, no gradient). It is DPO's
+    implicit reward (notebook 05): zero for every card before training, so an untrained picker
+    starts neutral instead of preferring names whose wording the base model finds likely.
+
+    Example:
+        >>> ratio_scores(peft_model, tokenizer, messages, ["Gull", "Eel"])  # doctest: +SKIP
+        tensor([0., 0.])
+    """
+    with torch.no_grad(), model.disable_adapter():
+        reference = candidate_scores(model, tokenizer, messages, candidates)
+    return candidate_scores(model, tokenizer, messages, candidates) - reference
+
+
+SCORINGS = {"likelihood": candidate_scores, "ratio": ratio_scores}
+
+
+def check_scoring(scoring: str) -> str:
+    """Return ``scoring`` if it is one of SCORINGS, else raise ValueError naming the choices."""
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring {scoring!r} is unknown; use one of {', '.join(SCORINGS)}.")
+    return scoring
+
+
+def pack_softmax_loss(model, tokenizer, record: Mapping, fmt: str = "annotated",
+                      info: Mapping[str, Mapping] | None = None, scoring: str = "likelihood") -> torch.Tensor:
+    """Cross-entropy of the human's pick among the pack's distinct cards: a softmax over the cards'
+    scores (``"likelihood"``: summed log-likelihood, ``candidate_scores``; ``"ratio"``: its change
+    from the base model, ``ratio_scores``). Plain SFT raises the pick's likelihood against the whole
+    vocabulary; this loss raises it against the other legal picks only, the choice the evaluation
+    measures.
+
+    Example:
+        >>> pack_softmax_loss(model, tokenizer, record, "annotated", info).backward()  # doctest: +SKIP
+    """
+    names = list(dict.fromkeys(record["pack"]))
+    if record.get("pick") not in names:
+        raise ValueError(f"pick {record.get('pick')!r} is not in its pack; the record is corrupt.")
+    scores = SCORINGS[check_scoring(scoring)](model, tokenizer, pick_messages(record, fmt, info), names)
+    return -torch.log_softmax(scores, dim=0)[names.index(record["pick"])]
+
+
+@torch.no_grad()
 def llm_ranking(model, tokenizer, record: Mapping, fmt: str = "annotated",
-                info: Mapping[str, Mapping] | None = None) -> list[str]:
-    """The pack's distinct cards, most likely pick first, by ``candidate_log_likelihoods``.
+                info: Mapping[str, Mapping] | None = None, scoring: str = "likelihood") -> list[str]:
+    """The pack's distinct cards, best pick first, by ``candidate_scores`` (``scoring="likelihood"``)
+    or by ``ratio_scores`` (``"ratio"``, for a PEFT model); ties keep pack order.
 
     Example:
         >>> llm_ranking(model, tokenizer, record, "annotated", info)[0] in record["pack"]  # doctest: +SKIP
         True
     """
     names = list(dict.fromkeys(record["pack"]))
-    scores = candidate_log_likelihoods(model, tokenizer, pick_messages(record, fmt, info), names)
-    order = sorted(range(len(names)), key=lambda i: -scores[i])
+    scores = SCORINGS[check_scoring(scoring)](model, tokenizer, pick_messages(record, fmt, info), names)
+    order = sorted(range(len(names)), key=lambda i: -float(scores[i]))
     return [names[i] for i in order]
 
 
 def pick_hits(records: Sequence[Mapping], ranking, ks: tuple[int, ...] = (1, 3)) -> pd.DataFrame:
-    """One row per record: draft_id, pack_number, pick_number and ``top<k>`` hit flags (0/1), the
-    table a clustered bootstrap and a by-pick plot need.
+    """One row per record: draft_id, pack_number, pick_number, ``top<k>`` hit flags (0/1) and the
+    picker's ``choice`` (its first card), the table a clustered bootstrap and a by-pick plot need.
 
     Example:
         >>> pick_hits([{"draft_id": "a", "pack_number": 1, "pick_number": 1, "pack": ["A", "B"],
         ...             "pick": "B"}], lambda r: ["A", "B"], ks=(1,)).to_dict("records")
-        [{'draft_id': 'a', 'pack_number': 1, 'pick_number': 1, 'top1': 0}]
+        [{'draft_id': 'a', 'pack_number': 1, 'pick_number': 1, 'top1': 0, 'choice': 'A'}]
     """
     rows = []
     for record in records:
         ranked = ranking(record)
         row = {key: record[key] for key in ("draft_id", "pack_number", "pick_number")}
-        rows.append(row | {f"top{k}": int(record["pick"] in ranked[:k]) for k in ks})
+        rows.append(row | {f"top{k}": int(record["pick"] in ranked[:k]) for k in ks} | {"choice": ranked[0]})
     return pd.DataFrame(rows)
