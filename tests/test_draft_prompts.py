@@ -179,6 +179,27 @@ def test_fit_format_counts_pool_cards_sharing_a_colour():
     assert dp.colour_fit("Gear", RECORD["pool"], INFO) == 3  # colourless fits every card
 
 
+def test_line_format_answers_with_the_cards_pack_line():
+    fit, line = dp.pick_messages(RECORD, "fit", INFO), dp.pick_messages(RECORD, "line", INFO)
+    assert line == fit  # the same prompt; only the answer differs
+    completion = dp.pick_example(RECORD, "line", INFO)["completion"][0]["content"]
+    assert completion == "[UB, uncommon, 3, fit 2] Salt, Gull // Ebb"
+    assert "- " + completion in fit[1]["content"]  # the answer is the pack line, word for word
+    assert dp.pick_example(RECORD, "fit", INFO)["completion"][0]["content"] == "Salt, Gull // Ebb"
+
+
+def test_line_format_scores_the_pack_lines_as_answers(tiny):
+    model, tokenizer = tiny
+    messages = dp.pick_messages(RECORD, "line", INFO)
+    names = ("Gull", "Eel", "Salt, Gull // Ebb")
+    lines = [dp.render_card(name, "fit", INFO, RECORD["pool"]) for name in names]
+    expected = -torch.log_softmax(dp.candidate_scores(model, tokenizer, messages, lines), dim=0)[2]
+    loss = dp.pack_softmax_loss(model, tokenizer, RECORD, "line", INFO)
+    assert float(loss) == pytest.approx(float(expected), abs=1e-5)
+    names_loss = dp.pack_softmax_loss(model, tokenizer, RECORD, "fit", INFO)
+    assert abs(float(loss) - float(names_loss)) > 1e-3  # the fit format scores bare names instead
+
+
 def test_llm_ranking_is_a_legal_ordering_of_the_pack(tiny):
     model, tokenizer = tiny
     ranked = dp.llm_ranking(model, tokenizer, RECORD, "annotated", INFO)

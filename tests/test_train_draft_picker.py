@@ -42,7 +42,7 @@ def test_fast_run_loss_falls(fast_run):
 def test_log_says_how_the_adapter_was_made(fast_run):
     _, log = fast_run
     assert log["command"].startswith("python scripts/train_draft_picker.py")
-    assert log["format"] == "fit" and log["scoring"] == "ratio"
+    assert log["format"] == "line" and log["scoring"] == "ratio"
     assert log["batch_size"] == 2 and log["training_picks"] == 32
     assert log["minutes"] >= 0 and ("CPU" in log["hardware"] or "cuda" in log["hardware"])
     assert log["eval_picks"] == 4 and 0 <= log["eval_top1"] <= log["eval_top3"] <= 1
@@ -55,6 +55,28 @@ def test_eval_hits_name_each_scored_pick_of_both_sets(fast_run):
     assert hits["set"].value_counts().to_dict() == {"QLT": 4, "QGO": 2} and log["unseen_picks"] == 2
     assert ((hits["top1"] <= hits["top3"]) & hits["top3"].isin([0, 1])).all()
     assert hits["top1"][hits["set"] == "QLT"].mean() == pytest.approx(log["eval_top1"])
+
+
+def test_eval_only_rescores_the_saved_adapter_to_the_same_table(fast_run, tiny_model_dir, tmp_path):
+    import shutil
+
+    out, log = fast_run
+    copy = tmp_path / "adapter"
+    shutil.copytree(out, copy)
+    script = load_script("train_draft_picker")
+    assert script.main(["--fast", "--eval-only", "--unseen-picks", "2", "--model", str(tiny_model_dir),
+                        "--out", str(copy)]) == 0
+    again = json.loads((copy / script.LOG_FILE).read_text())
+    assert again["eval_command"].startswith("python scripts/train_draft_picker.py")
+    assert again["losses"] == log["losses"] and again["eval_top1"] == log["eval_top1"]
+    # the saved float16 adapter chooses what the trained model, rounded to float16, chose
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "eval_hits.csv"), pd.read_csv(out / "eval_hits.csv"))
+
+
+def test_eval_only_without_an_adapter_says_what_is_missing(tmp_path):
+    script = load_script("train_draft_picker")
+    with pytest.raises(SystemExit, match="--eval-only needs an adapter made by this script"):
+        script.main(["--fast", "--eval-only", "--out", str(tmp_path)])
 
 
 def test_sft_objective_still_trains_through_trl(tiny_model_dir, tmp_path):

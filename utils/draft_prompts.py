@@ -2,7 +2,7 @@
 
 A pick record (see ``utils.drafts``) becomes a short chat: a system turn that states the task, a
 user turn with the pack number, pick number, the pool so far and the cards of the pack, and, for
-training, an assistant turn that is exactly the card taken. Two formats are offered:
+training, an assistant turn that names the card taken. Four formats are offered:
 
 - ``"names"``: card names only, the pool listed by name (``2x Name`` for copies). The model must
   learn from the picks alone what each invented name is worth and which colour it is;
@@ -13,13 +13,18 @@ training, an assistant turn that is exactly the card taken. Two formats are offe
   only then can the name's tokens carry what is known about the card;
 - ``"fit"``: as annotated, and each pack card also says how many pool cards share a colour with
   it (``fit 5``; a colourless card fits every card), the colour fit a draft bot computes and the
-  annotated format leaves the model to work out.
+  annotated format leaves the model to work out;
+- ``"line"``: the fit prompt, but the answer is the card's whole pack line, features first
+  (``[U, rare, 2, fit 5] Gull``), not its bare name. A preference for a feature (rare, fit 5) then
+  sits on answer tokens that every card with that feature shares, so a pick teaches it for all
+  of them at once; with the bare name, it must be learned card by card, or carried from the
+  prompt's listing into the name.
 
 Scoring never generates free text: ``candidate_log_likelihoods`` runs the prompt once, keeps its
-key-value cache, and scores every distinct pack card (name + end-of-turn token) as a continuation
-of it, in one batch. The pick is the card with the highest summed log-probability, so every
-answer is a legal pick. ``pack_softmax_loss`` trains on that same choice: the cross-entropy of the
-human's pick among the pack's cards.
+key-value cache, and scores every distinct pack card's answer (``answer_text``: its name, or its
+line, then the end-of-turn token) as a continuation of it, in one batch. The pick is the card with
+the highest summed log-probability, so every answer is a legal pick. ``pack_softmax_loss`` trains
+on that same choice: the cross-entropy of the human's pick among the pack's cards.
 
 Example:
     >>> from utils import draft_prompts as dp
@@ -44,7 +49,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import torch
 
-FORMATS = ("names", "annotated", "fit")
+FORMATS = ("names", "annotated", "fit", "line")
 COLOURS = "WUBRG"
 # Short on purpose: every prompt token is paid for at every pick, in training and in evaluation.
 SYSTEM_PROMPT = "Magic draft: name the card a strong drafter takes from this pack."
@@ -137,8 +142,20 @@ def render_card(name: str, fmt: str, info: Mapping[str, Mapping] | None = None,
     if check_format(fmt) == "names":
         return name
     card = _lookup(info or {}, name)
-    fit = f", fit {colour_fit(name, pool, info)}" if fmt == "fit" else ""
+    fit = f", fit {colour_fit(name, pool, info)}" if fmt in ("fit", "line") else ""
     return f"[{card['colour']}, {card['rarity']}, {card['mana_value']}{fit}] {name}"
+
+
+def answer_text(name: str, fmt: str, info: Mapping[str, Mapping] | None = None,
+                pool: Sequence[str] = ()) -> str:
+    """What the model answers for card ``name``: its pack line in the line format, else the name.
+
+    Example:
+        >>> info = {"Gull": {"colour": "U", "rarity": "rare", "mana_value": 2}}
+        >>> answer_text("Gull", "fit", info), answer_text("Gull", "line", info, ["Gull"])
+        ('Gull', '[U, rare, 2, fit 1] Gull')
+    """
+    return render_card(name, fmt, info, pool) if check_format(fmt) == "line" else name
 
 
 def pick_messages(record: Mapping, fmt: str = "annotated",
@@ -191,7 +208,8 @@ def pick_example(record: Mapping, fmt: str = "annotated",
     if record.get("pick") not in record.get("pack", ()):
         raise ValueError(f"pick {record.get('pick')!r} is not in its pack; the record is corrupt.")
     return {"prompt": pick_messages(record, fmt, info),
-            "completion": [{"role": "assistant", "content": record["pick"]}]}
+            "completion": [{"role": "assistant",
+                            "content": answer_text(record["pick"], fmt, info, record["pool"])}]}
 
 
 def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
@@ -285,6 +303,21 @@ def check_scoring(scoring: str) -> str:
     return scoring
 
 
+def pack_scores(model, tokenizer, record: Mapping, fmt: str = "annotated",
+                info: Mapping[str, Mapping] | None = None,
+                scoring: str = "likelihood") -> tuple[list[str], torch.Tensor]:
+    """The pack's distinct cards, and each one's score as an answer (``answer_text``) to the record's
+    prompt: ``"likelihood"`` (``candidate_scores``) or ``"ratio"`` (``ratio_scores``, a PEFT model).
+
+    Example:
+        >>> names, scores = pack_scores(model, tokenizer, record, "line", info, "ratio")  # doctest: +SKIP
+    """
+    names = list(dict.fromkeys(record["pack"]))
+    answers = [answer_text(name, fmt, info, record["pool"]) for name in names]
+    messages = pick_messages(record, fmt, info)
+    return names, SCORINGS[check_scoring(scoring)](model, tokenizer, messages, answers)
+
+
 def pack_softmax_loss(model, tokenizer, record: Mapping, fmt: str = "annotated",
                       info: Mapping[str, Mapping] | None = None, scoring: str = "likelihood") -> torch.Tensor:
     """Cross-entropy of the human's pick among the pack's distinct cards: a softmax over the cards'
@@ -296,10 +329,9 @@ def pack_softmax_loss(model, tokenizer, record: Mapping, fmt: str = "annotated",
     Example:
         >>> pack_softmax_loss(model, tokenizer, record, "annotated", info).backward()  # doctest: +SKIP
     """
-    names = list(dict.fromkeys(record["pack"]))
-    if record.get("pick") not in names:
+    if record.get("pick") not in record.get("pack", ()):
         raise ValueError(f"pick {record.get('pick')!r} is not in its pack; the record is corrupt.")
-    scores = SCORINGS[check_scoring(scoring)](model, tokenizer, pick_messages(record, fmt, info), names)
+    names, scores = pack_scores(model, tokenizer, record, fmt, info, scoring)
     return -torch.log_softmax(scores, dim=0)[names.index(record["pick"])]
 
 
@@ -313,8 +345,7 @@ def llm_ranking(model, tokenizer, record: Mapping, fmt: str = "annotated",
         >>> llm_ranking(model, tokenizer, record, "annotated", info)[0] in record["pack"]  # doctest: +SKIP
         True
     """
-    names = list(dict.fromkeys(record["pack"]))
-    scores = SCORINGS[check_scoring(scoring)](model, tokenizer, pick_messages(record, fmt, info), names)
+    names, scores = pack_scores(model, tokenizer, record, fmt, info, scoring)
     order = sorted(range(len(names)), key=lambda i: -float(scores[i]))
     return [names[i] for i in order]
 
