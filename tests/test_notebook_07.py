@@ -49,3 +49,9 @@ def test_committed_adapter_reproduces_the_scripts_choices(notebook_runs):
     # the same card chosen live as in eval_hits.csv: a stale adapter or table would disagree
     assert results["recheck_agreement"] >= 0.6 and results["unseen_recheck_agreement"] >= 0.5
     assert results["eval_picks"] >= 300 and results["unseen_picks"] >= 100
+
+
+def test_fine_tuned_picker_beats_random_and_rarity_on_held_out_drafts(notebook_runs):
+    results = notebook_runs("07").results
+    # the bar: paired, draft-clustered 95% intervals that lie above zero against both baselines
+    assert results["diff_vs_random"][1] > 0 and results["diff_vs_rarity"][1] > 0
