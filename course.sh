@@ -52,7 +52,7 @@ install() {
     echo "$stamp" > "$stamp_file"
   fi
   # Convert the bundled model once now, so no notebook pays for it.
-  "$py" -c "from utils.models import ensure_bundled_cache; print('Model cache:', ensure_bundled_cache())"
+  "$py" -c "from utils.core.models import ensure_bundled_cache; print('Model cache:', ensure_bundled_cache())"
 }
 
 command="${1:-run}"
@@ -60,9 +60,9 @@ command="${1:-run}"
 PY="$(python_for_course)"
 case "$command" in
   install) install "$PY" ;;
-  run) install "$PY" && "$PY" -m utils.notebook_runner run "$@" ;;
+  run) install "$PY" && "$PY" -m utils.maintenance.notebook_runner run "$@" ;;
   test) install "$PY" && "$PY" -m pytest "$@" ;;
-  bench) install "$PY" && "$PY" -m utils.notebook_runner bench "$@" ;;
+  bench) install "$PY" && "$PY" -m utils.maintenance.notebook_runner bench "$@" ;;
   lab) install "$PY" && "$PY" -m jupyter lab notebooks/ ;;
   *) echo "Unknown command '$command'. Use: run, test, bench, lab or install." >&2; exit 2 ;;
 esac

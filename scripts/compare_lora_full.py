@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils import runtime  # noqa: E402
+from utils.core import runtime  # noqa: E402
 
 DEFAULT_OUT = runtime.REPO_ROOT / "data" / "results"
 DEFAULT_LR = {"full": 1e-4, "lora": 1e-3}  # full: notebook 02's sweep; LoRA: 10x, as usual for adapters
@@ -109,7 +109,8 @@ def train_and_measure(spec: dict) -> dict:
     from transformers.utils import logging as hf_logging
     from trl import SFTConfig, SFTTrainer
 
-    from utils import models, sft_data
+    from utils.core import models
+    from utils.course_data import sft_data
 
     hf_logging.set_verbosity_error()
     if spec["threads"]:

@@ -27,7 +27,8 @@ from transformers import PrinterCallback  # noqa: E402
 from trl import DPOConfig, DPOTrainer, ModelConfig, TrlParser, get_peft_config  # noqa: E402
 
 from scripts.train_sft import LOG_FILE, cpu_processes_flag, global_batch_size, write_log  # noqa: E402
-from utils import models, preference_data, runtime  # noqa: E402
+from utils.core import models, runtime  # noqa: E402
+from utils.course_data import preference_data  # noqa: E402
 
 LOGGED = ("loss", "rewards/accuracies", "rewards/margins")  # what training_log.json keeps per step
 
@@ -35,7 +36,8 @@ LOGGED = ("loss", "rewards/accuracies", "rewards/margins")  # what training_log.
 @dataclass
 class DataArguments:
     train_file: str = field(default="data/preference/train.jsonl",
-                            metadata={"help": "prompt/chosen/rejected JSONL (utils.preference_data)"})
+                            metadata={"help": "prompt/chosen/rejected JSONL "
+                                                  "(utils.course_data.preference_data)"})
     n_train: int | None = field(default=None,
                                 metadata={"help": "pairs to train on; default max_steps x global batch"})
 

@@ -47,9 +47,12 @@ from transformers import TrainerCallback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils import draft_baselines, draft_prompts, drafts, runtime  # noqa: E402
-from utils.draft_simulation import course_draft_file  # noqa: E402
-from utils.models import load_model  # noqa: E402
+from utils.core import runtime  # noqa: E402
+from utils.core.models import load_model  # noqa: E402
+from utils.drafts import baselines as draft_baselines  # noqa: E402
+from utils.drafts import files as drafts
+from utils.drafts import prompts as draft_prompts
+from utils.drafts.simulation import course_draft_file  # noqa: E402
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # attention only: ~0.9M weights in all 30 layers
 OBJECTIVES = ("pack-softmax", "sft")
@@ -62,7 +65,7 @@ UNSEEN_SET = "QGO"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--format", default="line", choices=draft_prompts.FORMATS,
-                        help="prompt and answer format (utils.draft_prompts)")
+                        help="prompt and answer format (utils.drafts.prompts)")
     parser.add_argument("--objective", default="pack-softmax", choices=OBJECTIVES,
                         help="pack-softmax: the pick against the pack's other cards; sft: TRL SFT")
     parser.add_argument("--scoring", default="ratio", choices=tuple(draft_prompts.SCORINGS),

@@ -31,7 +31,8 @@ from datasets import Dataset  # noqa: E402
 from transformers import PrinterCallback  # noqa: E402
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config  # noqa: E402
 
-from utils import models, runtime, sft_data  # noqa: E402
+from utils.core import models, runtime  # noqa: E402
+from utils.course_data import sft_data  # noqa: E402
 
 LOG_FILE = "training_log.json"
 
@@ -39,7 +40,8 @@ LOG_FILE = "training_log.json"
 @dataclass
 class DataArguments:
     train_file: str = field(default="data/sft/train.jsonl",
-                            metadata={"help": "chat-messages JSONL (utils.sft_data), under the repository"})
+                            metadata={"help": "chat-messages JSONL (utils.course_data.sft_data), "
+                                                  "under the repository"})
     n_train: int | None = field(default=None,
                                 metadata={"help": "records to train on; default max_steps x global batch"})
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from utils.models import ensure_bundled_cache
-from utils.notebook_runner import RunResult, execute_notebook, list_notebooks
-from utils.runtime import RESULTS_ENV
+from utils.core.models import ensure_bundled_cache
+from utils.core.runtime import RESULTS_ENV
+from utils.maintenance.notebook_runner import RunResult, execute_notebook, list_notebooks
 
 
 class NotebookRun:

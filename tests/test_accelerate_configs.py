@@ -8,7 +8,7 @@ from accelerate.commands.launch import _validate_launch_command, launch_command_
 from accelerate.utils.constants import FSDP_AUTO_WRAP_POLICY, FSDP_STATE_DICT_TYPE
 from transformers.models.llama import modeling_llama
 
-from utils.runtime import REPO_ROOT
+from utils.core.runtime import REPO_ROOT
 
 FOLDER = REPO_ROOT / "configs" / "accelerate"
 EXPECTED = {"ddp.yaml": "MULTI_GPU", "fsdp.yaml": "FSDP", "deepspeed_zero2.yaml": "DEEPSPEED"}

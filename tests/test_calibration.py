@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from utils.calibration import (
+from utils.evaluation.calibration import (
     apply_temperature,
     confidence_and_correct,
     expected_calibration_error,

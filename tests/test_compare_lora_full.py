@@ -9,8 +9,8 @@ from peft import PeftModel
 from tiny_models import load_script, save_tiny_llama
 from transformers import LlamaConfig
 
-from utils import lora_math
-from utils.models import load_model
+from utils.core.models import load_model
+from utils.training import lora_math
 
 
 @pytest.fixture(scope="module")

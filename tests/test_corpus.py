@@ -1,4 +1,4 @@
-"""Tests of utils.corpus: the generated stories, the shipped files and the word-share scores."""
+"""Tests of utils.course_data.corpus: the generated stories, the shipped files and the word-share scores."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from utils import corpus
+from utils.course_data import corpus
 
 
 def test_same_seed_gives_same_stories_and_other_seed_differs():
@@ -44,7 +44,7 @@ def test_shipped_files_are_what_the_generator_writes(tmp_path):
     for path in paths.values():
         shipped = corpus.CORPUS_DIR / path.name
         assert shipped.read_bytes() == path.read_bytes(), (
-            f"data/corpus/{path.name} differs from the generator: run `python -m utils.corpus`")
+            f"data/corpus/{path.name} differs from the generator: run `python -m utils.course_data.corpus`")
     assert set(paths) == {"train", "valid", "parallel"}
 
 
@@ -57,7 +57,7 @@ def test_load_corpus_splits_are_disjoint_and_small():
 
 
 def test_load_corpus_names_the_missing_file_and_the_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m utils.corpus"):
+    with pytest.raises(FileNotFoundError, match="python -m utils.course_data.corpus"):
         corpus.load_corpus(tmp_path)
     (tmp_path / corpus.TRAIN_FILE).write_text("a story\n")
     (tmp_path / corpus.VALID_FILE).write_text("\n")

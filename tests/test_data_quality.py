@@ -6,8 +6,8 @@ import random
 import pytest
 from tiny_models import tiny_llama
 
-from utils import data_quality as dq
-from utils import sft_data
+from utils.course_data import sft_data
+from utils.instruction_data import data_quality as dq
 
 RECORDS = sft_data.make_examples(200, seed=3)
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from utils.dataset_stats import count_tokens, field_texts, token_lengths, training_cost
-from utils.formats import FormatError
+from utils.instruction_data.dataset_stats import count_tokens, field_texts, token_lengths, training_cost
+from utils.instruction_data.formats import FormatError
 
 
 class WhitespaceTokenizer:
@@ -104,6 +104,6 @@ def test_training_cost_rejects_bad_arguments(tokens, epochs, price, message):
 def test_docstring_examples_hold():
     import doctest
 
-    import utils.dataset_stats
+    import utils.instruction_data.dataset_stats
 
-    assert doctest.testmod(utils.dataset_stats).failed == 0
+    assert doctest.testmod(utils.instruction_data.dataset_stats).failed == 0

@@ -1,4 +1,4 @@
-"""utils.draft_baselines: random, rarity, rating and pick-model baselines, accuracy and the split."""
+"""utils.drafts.baselines: random, rarity, rating and pick-model baselines, accuracy and the split."""
 
 import doctest
 import random
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import draft_baselines as base
-from utils import draft_simulation as sim
-from utils.drafts import draft_picks_from_17lands
+from utils.drafts import baselines as base
+from utils.drafts import simulation as sim
+from utils.drafts.files import draft_picks_from_17lands
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +92,10 @@ def test_pick_model_recovers_a_known_order():
         pack = rng.sample(["A", "B", "C"], 2)
         best = min(pack) if rng.random() < 0.85 else max(pack)
         records.append({"pack": pack, "pool": [], "pick": best})
-    model = base.fit_pick_model(records, cards)
+    model = base.fit_conditional_logit(records, cards)
     assert model.card_value["A"] > model.card_value["B"] > model.card_value["C"]
-    assert base.model_ranking({"pack": ["C", "A", "B"], "pool": []}, model) == ["A", "B", "C"]
-    assert base.model_pick({"pack": ["C", "Unseen"], "pool": []}, model) == "Unseen"  # 0 > C's value
+    assert base.conditional_logit_ranking({"pack": ["C", "A", "B"], "pool": []}, model) == ["A", "B", "C"]
+    assert base.conditional_logit_pick({"pack": ["C", "Unseen"], "pool": []}, model) == "Unseen"  # 0 > C
 
 
 def test_learned_baselines_beat_random_on_held_out_drafts(simulated):
@@ -112,8 +112,8 @@ def test_learned_baselines_beat_random_on_held_out_drafts(simulated):
         assert rating_acc["top1"] > random_acc["top1"] + 0.1
         assert rating_acc["top3"] > random_acc["top3"] + 0.1
         assert rating_acc["top1"] > rarity_acc["top1"]
-    model = base.fit_pick_model(train, cards)
-    model_acc = base.pick_accuracy(test, lambda r: base.model_ranking(r, model))
+    model = base.fit_conditional_logit(train, cards)
+    model_acc = base.pick_accuracy(test, lambda r: base.conditional_logit_ranking(r, model))
     assert model_acc["top1"] > rating_acc["top1"]  # pool colours help, as the drafters use them
     assert model.weights[1] > 0  # colour fit weighs more as the pool grows
 

@@ -1,4 +1,4 @@
-"""utils.draft_prompts: pick records as chat prompts, and the KV-cache candidate scorer."""
+"""utils.drafts.prompts: pick records as chat prompts, and the KV-cache candidate scorer."""
 
 import doctest
 
@@ -6,10 +6,10 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from utils import draft_prompts as dp
-from utils import draft_simulation as sim
-from utils.drafts import draft_picks_from_17lands
-from utils.models import load_model
+from utils.core.models import load_model
+from utils.drafts import prompts as dp
+from utils.drafts import simulation as sim
+from utils.drafts.files import draft_picks_from_17lands
 
 INFO = {"Gull": {"colour": "U", "rarity": "rare", "mana_value": 2},
         "Eel": {"colour": "B", "rarity": "common", "mana_value": 1},

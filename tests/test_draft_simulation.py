@@ -1,4 +1,4 @@
-"""utils.draft_simulation: fictional sets, pack passing, human-like drafters, 17lands-format files."""
+"""utils.drafts.simulation: fictional sets, pack passing, human-like drafters, 17lands-format files."""
 
 import doctest
 import gzip
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from utils import draft_simulation as sim
-from utils.drafts import draft_picks_from_17lands, read_cards, read_header
+from utils.drafts import simulation as sim
+from utils.drafts.files import draft_picks_from_17lands, read_cards, read_header
 
 DRAFTS_DIR = Path(__file__).resolve().parent.parent / "data" / "drafts"
 

@@ -1,4 +1,4 @@
-from utils.exercises import check, is_correct
+from utils.core.exercises import check, is_correct
 
 
 def test_numbers_within_tolerance(capsys):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.formats import (
+from utils.instruction_data.formats import (
     FormatError,
     alpaca_prompt,
     alpaca_text,
@@ -62,7 +62,8 @@ def read_jsonl(path: Path) -> list:
 
 
 def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "utils.formats", *map(str, args)], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "utils.instruction_data.formats", *map(str, args)],
+                          cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -474,6 +475,6 @@ def test_convert_file_refuses_empty_or_non_utf8_input_and_a_missing_folder(tmp_p
 def test_docstring_examples_hold():
     import doctest
 
-    import utils.formats
+    import utils.instruction_data.formats
 
-    assert doctest.testmod(utils.formats).failed == 0
+    assert doctest.testmod(utils.instruction_data.formats).failed == 0

@@ -2,7 +2,7 @@ import shutil
 import subprocess
 import sys
 
-from utils.runtime import REPO_ROOT
+from utils.core.runtime import REPO_ROOT
 
 
 def test_ruff_is_clean():

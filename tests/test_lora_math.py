@@ -1,11 +1,12 @@
-"""utils.lora_math: the trainable-weight formula matches PEFT exactly, and the memory arithmetic adds up."""
+"""utils.training.lora_math: the trainable-weight formula matches PEFT exactly, and the memory
+arithmetic adds up."""
 
 import pytest
 from peft import LoraConfig, get_peft_model
 from tiny_models import tiny_llama
 
-from utils import lora_math
-from utils.models import count_parameters
+from utils.core.models import count_parameters
+from utils.training import lora_math
 
 
 def test_shapes_follow_grouped_query_attention():

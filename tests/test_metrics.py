@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from utils.metrics import (
+from utils.evaluation.metrics import (
     ConfidenceInterval,
     accuracy,
     bootstrap_ci,

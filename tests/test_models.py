@@ -1,4 +1,4 @@
-"""utils.models: the bundled model, its cache, local folders, hub ids, and every error path."""
+"""utils.core.models: the bundled model, its cache, local folders, hub ids, and every error path."""
 
 import json
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from utils import models
+from utils.core import models
 
 
 def test_bundled_file_is_found_without_importing_the_package():

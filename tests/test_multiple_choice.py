@@ -1,4 +1,5 @@
-"""utils.multiple_choice: the course's four-option set, its prompts, and the two log-likelihood scorers."""
+"""utils.evaluation.multiple_choice: the course's four-option set, its prompts and
+ the two log-likelihood scorers."""
 
 import doctest
 from collections import Counter
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from tests.tiny_models import tiny_llama
-from utils import multiple_choice as mc
+from utils.evaluation import multiple_choice as mc
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
-"""utils.notebook_runner: pass/fail, measurement, tidy outputs, the benchmark table."""
+"""utils.maintenance.notebook_runner: pass/fail, measurement, tidy outputs, the benchmark table."""
 
 import nbformat
 import pytest
 
-from utils import notebook_runner as runner
+from utils.maintenance import notebook_runner as runner
 
 
 def _write_notebook(path, *sources):

@@ -5,7 +5,7 @@ import re
 import nbformat
 import pytest
 
-from utils.notebook_runner import NOTEBOOK_DIR, code_stamp, list_notebooks, local_path_prefixes
+from utils.maintenance.notebook_runner import NOTEBOOK_DIR, code_stamp, list_notebooks, local_path_prefixes
 
 NOTEBOOKS = list_notebooks()
 MAX_BYTES = 3 * 2**20

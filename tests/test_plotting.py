@@ -1,7 +1,7 @@
 import matplotlib as mpl
 import seaborn as sns
 
-from utils.plotting import PALETTE, set_theme
+from utils.core.plotting import PALETTE, set_theme
 
 
 def test_theme_sets_style_palette_and_size():

@@ -1,4 +1,5 @@
-"""Unit tests of utils.preference_data: the arithmetic task, its code judge, pairs and their format."""
+"""Unit tests of utils.course_data.preference_data: the arithmetic task, its code
+judge, pairs and their format."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import json
 import pytest
 from tiny_models import tiny_llama
 
-from utils import preference_data as prefs
-from utils.runtime import REPO_ROOT
+from utils.core.runtime import REPO_ROOT
+from utils.course_data import preference_data as prefs
 
 SEVEN_PLUS_FIVE = {"question": "What is 7 + 5?", "answer": 12, "a": 7, "op": "+", "b": 5}
 
@@ -123,7 +124,7 @@ def test_load_pairs_names_file_and_line_of_bad_json(tmp_path):
         prefs.load_pairs(path)
     path.write_text(json.dumps(good) + "\n")
     assert prefs.load_pairs(path) == [good]
-    with pytest.raises(FileNotFoundError, match="python -m utils.preference_data"):
+    with pytest.raises(FileNotFoundError, match="python -m utils.course_data.preference_data"):
         prefs.load_pairs(tmp_path / "missing.jsonl")
 
 

@@ -4,7 +4,7 @@ import pytest
 from scipy import optimize
 from scipy.stats import spearmanr
 
-from utils.ratings import (
+from utils.evaluation.ratings import (
     bootstrap_ratings,
     bradley_terry,
     elo_history,

@@ -1,4 +1,4 @@
-"""utils.runtime: fast mode, seeding, device choice, Colab installs, versions, results."""
+"""utils.core.runtime: fast mode, seeding, device choice, Colab installs, versions, results."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils import runtime
+from utils.core import runtime
 
 
 @pytest.mark.parametrize("value, fast", [("1", True), ("true", True), ("YES", True),

@@ -1,4 +1,4 @@
-"""utils.sampling: the penalty processor against its formula, the API-shaped chat_completion,
+"""utils.generation.sampling: the penalty processor against its formula, the API-shaped chat_completion,
 and the diversity metrics. A tiny random Llama with the real tokenizer keeps these fast."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import torch
 from tiny_models import tiny_llama
 from transformers import LogitsProcessorList
 
-import utils.sampling
-from utils.sampling import (
+import utils.generation.sampling
+from utils.generation.sampling import (
     FrequencyPresencePenalty,
     chat_completion,
     distinct_n,
@@ -229,4 +229,4 @@ def test_repetition_rate():
 
 
 def test_docstring_examples():
-    assert doctest.testmod(utils.sampling).failed == 0
+    assert doctest.testmod(utils.generation.sampling).failed == 0

@@ -1,4 +1,5 @@
-"""utils.sampling_explorer: the function the widgets call, and the panel built without a browser."""
+"""utils.generation.sampling_explorer: the function the widgets call, and
+the panel built without a browser."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 import torch
 from tiny_models import tiny_llama
 
-import utils.sampling_explorer
-from utils.sampling_explorer import SLIDERS, build_processors, encode, explore, explorer_panel
+import utils.generation.sampling_explorer
+from utils.generation.sampling_explorer import SLIDERS, build_processors, encode, explore, explorer_panel
 
 matplotlib.use("Agg")
 
@@ -111,4 +112,4 @@ def test_panel_rejects_unknown_settings(tiny_model, tokenizer):
 
 
 def test_docstring_examples():
-    assert doctest.testmod(utils.sampling_explorer).failed == 0
+    assert doctest.testmod(utils.generation.sampling_explorer).failed == 0

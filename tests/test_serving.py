@@ -1,4 +1,4 @@
-"""utils.serving: a loopback round trip with the openai client, and servers that fail to start
+"""utils.production.serving: a loopback round trip with the openai client, and servers that fail to start
 are reported clearly and leave no process behind."""
 
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from tests.tiny_models import tiny_llama
-from utils import serving
+from utils.production import serving
 
 
 def test_command_and_port():

@@ -1,4 +1,4 @@
-"""Unit tests of utils.sft_data: the order-extraction task, its validator and its metric."""
+"""Unit tests of utils.course_data.sft_data: the order-extraction task, its validator and its metric."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from tiny_models import tiny_llama
 
-from utils import sft_data
+from utils.course_data import sft_data
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_write_and_load_splits_round_trip_without_leakage(tmp_path):
 
 
 def test_shipped_data_is_valid_and_matches_its_generator():
-    from utils.runtime import REPO_ROOT
+    from utils.core.runtime import REPO_ROOT
 
     train = sft_data.load_split(REPO_ROOT / "data" / "sft" / "train.jsonl")
     val = sft_data.load_split(REPO_ROOT / "data" / "sft" / "validation.jsonl")

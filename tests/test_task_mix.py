@@ -1,6 +1,6 @@
 import pytest
 
-from utils import sft_data, task_mix
+from utils.course_data import sft_data, task_mix
 
 
 @pytest.mark.parametrize("task", task_mix.TASKS)

@@ -1,8 +1,8 @@
-"""utils.tracking: runs logged to a local MLflow store (SQLite, no server) read back intact."""
+"""utils.production.tracking: runs logged to a local MLflow store (SQLite, no server) read back intact."""
 
 import pytest
 
-from utils import tracking
+from utils.production import tracking
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from tiny_models import load_script, save_tiny_llama
 
-from utils.models import load_model
+from utils.core.models import load_model
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from trl import DPOConfig, ModelConfig, SFTConfig, TrlParser
 
 from scripts import train_dpo, train_sft
 from tests.tiny_models import tiny_llama
-from utils.runtime import REPO_ROOT
+from utils.core.runtime import REPO_ROOT
 
 SFT_CONFIG = str(REPO_ROOT / "configs" / "sft.yaml")
 DPO_CONFIG = str(REPO_ROOT / "configs" / "dpo.yaml")

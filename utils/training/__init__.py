@@ -1,0 +1,4 @@
+"""Training arithmetic.
+
+LoRA's trainable parameters and the memory a fine-tune needs.
+"""
