@@ -88,8 +88,22 @@ def test_benchmark_rewrites_the_course_map(tmp_path):
                       f"{runner.MAP_START}\nold table\n{runner.MAP_END}\nafter\n")
     results = [runner.RunResult("00_start_here", True, 75.4, 1536.0, cpu_load=1.2),
                runner.RunResult("01_broken", False, 3.0, None, "boom")]
-    runner.write_benchmark(results, csv_path=tmp_path / "bench.csv", readme=readme)
+    notebook = tmp_path / "00_start_here.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        f"# Start\n\n{runner.TIMING_START}typed by hand: 9 min{runner.TIMING_END}\n\nMore.")]), notebook)
+    runner.write_benchmark(results, csv_path=tmp_path / "bench.csv", readme=readme, notebook_dir=tmp_path)
+    first = nbformat.read(notebook, as_version=4).cells[0].source
+    assert "typed by hand" not in first and first.endswith("\n\nMore.")
+    assert "**Time and memory:** 1 min 15 s and 1.5 GB peak memory in lesson mode on" in first
     text = readme.read_text()
     assert "| `00_start_here` | set-up and first chat | 1 min 15 s | 1.5 GB | 1.2 |" in text
     assert "old table" not in text and "01_broken" not in text and text.endswith("after\n")
     assert "00_start_here,75,1536,1.2," in (tmp_path / "bench.csv").read_text()
+
+
+def test_timing_line_needs_its_markers(tmp_path):
+    notebook = tmp_path / "00_x.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# X")]), notebook)
+    row = {"wall_s": "60", "peak_rss_mb": "1024", "cpu_load": "", "hardware": "a CPU"}
+    with pytest.raises(ValueError, match="00_x.ipynb: its first cell has no <!-- timing:start -->"):
+        runner.write_timing_line(notebook, row)

@@ -134,13 +134,40 @@ def describe_device() -> str:
     return f"{device} ({os.cpu_count()} CPU cores)"
 
 
+# Library messages that say nothing to a student, silenced where they start rather than in tests:
+# PEFT 0.21 and TRL 1.16 still read transformers 5's deprecated `is_gradient_checkpointing`.
+QUIET_WARNINGS = [(FutureWarning, r"`is_gradient_checkpointing` is deprecated")]
+
+
+def quiet_libraries() -> None:
+    """Turn off the libraries' own progress bars ("Writing model shards", dataset "Map" bars) and
+    the known deprecation warnings that come from inside them, so outputs show only the lesson.
+
+    Example:
+        >>> quiet_libraries()
+        >>> import transformers.utils.logging as hf_logging; hf_logging.is_progress_bar_enabled()
+        False
+    """
+    import warnings
+
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    for category, message in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
 def setup_notebook(seed: int = 0) -> dict[str, str]:
-    """What every notebook's setup cell does: Colab installs, seed, plot theme, version report."""
+    """What every notebook's setup cell does: Colab installs, seed, quiet libraries, plot theme,
+    version report."""
     from utils.core.plotting import set_theme
 
     installed = install_for_colab()
     if installed:
         print("Installed for Colab:", " ".join(installed))
+    quiet_libraries()
     seed_everything(seed)
     set_theme()
     report = version_report()

@@ -31,6 +31,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from tqdm import tqdm
 
 from utils.core.runtime import FAST_ENV, REPO_ROOT
+from utils.maintenance.prose_check import TIMING_END, TIMING_START
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 RUNS_DIR = REPO_ROOT / "runs" / "notebooks"
@@ -246,8 +247,9 @@ def run(names: list[str] | None, fast: bool, in_place: bool) -> list[RunResult]:
 
 
 def write_benchmark(results: list[RunResult], csv_path: Path = BENCH_CSV,
-                    readme: Path = README) -> None:
-    """Merge these results into the benchmark CSV and redraw the README's course map."""
+                    readme: Path = README, notebook_dir: Path = NOTEBOOK_DIR) -> None:
+    """Merge these results into the benchmark CSV, redraw the README's course map and the timing
+    line at the top of each notebook measured."""
     rows = {}
     if csv_path.exists():
         with open(csv_path) as handle:
@@ -266,6 +268,38 @@ def write_benchmark(results: list[RunResult], csv_path: Path = BENCH_CSV,
         writer.writerows(rows[name] for name in sorted(rows))
     if readme.exists():
         update_course_map(readme, [rows[name] for name in sorted(rows)])
+    for r in results:
+        if r.ok:
+            write_timing_line(notebook_dir / f"{r.name}.ipynb", rows[r.name])
+
+
+def timing_line(row: dict) -> str:
+    """The sentence at the top of a notebook that states its measured time and memory, made from
+    its row of the benchmark CSV, so no figure there is typed by hand.
+
+    Example:
+        >>> timing_line({"wall_s": "148", "peak_rss_mb": "3041", "cpu_load": "2.1", "hardware": "AMD EPYC"})
+        '**Time and memory:** 2 min 28 s and 3.0 GB peak memory in lesson mode on AMD EPYC (1-minute \
+load average 2.1 at the end), as measured by `bash course.sh bench`; the README\'s course map lists \
+every notebook.'
+    """
+    minutes, seconds = divmod(int(row["wall_s"]), 60)
+    load = f" (1-minute load average {row['cpu_load']} at the end)" if row.get("cpu_load") else ""
+    return (f"**Time and memory:** {minutes} min {seconds:02d} s and {int(row['peak_rss_mb']) / 1024:.1f} GB "
+            f"peak memory in lesson mode on {row['hardware']}{load}, as measured by `bash course.sh bench`; "
+            "the README's course map lists every notebook.")
+
+
+def write_timing_line(path: Path, row: dict) -> None:
+    """Put ``timing_line(row)`` between the timing markers of the notebook's first cell."""
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0]
+    if TIMING_START not in first.source or TIMING_END not in first.source:
+        raise ValueError(f"{path.name}: its first cell has no {TIMING_START} ... {TIMING_END} markers; "
+                         "add them where the timing line belongs.")
+    head, rest = first.source.split(TIMING_START, 1)
+    first.source = f"{head}{TIMING_START}{timing_line(row)}{TIMING_END}{rest.split(TIMING_END, 1)[1]}"
+    nbformat.write(nb, path)
 
 
 def update_course_map(readme: Path, rows: list[dict]) -> None:
