@@ -100,7 +100,7 @@ def test_simulated_labels_follow_the_true_probabilities():
         (lambda: expected_calibration_error([0.5, 1.2], [1, 0]),
          r"confidences\[1\] is 1.2, outside \[0, 1\]"),
         (lambda: reliability_table([0.5, 0.7], [1, 2]), r"correct\[1\] is 2"),
-        (lambda: reliability_table([0.5], [1], n_bins=0), "n_bins must be a positive integer"),
+        (lambda: reliability_table([0.5], [1], n_bins=0), "n_bins must be at least 1, got 0"),
         (lambda: confidence_and_correct([[0.5, 1.5]], [0]), r"row 0 has a value outside \[0, 1\]"),
         (lambda: confidence_and_correct([[0.5, 0.5]], [0, 1]), "probabilities has 1, labels has 2"),
         (lambda: negative_log_likelihood([0.1, 0.9], [1]), r"shape \(n_examples, n_classes\)"),

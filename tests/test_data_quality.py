@@ -166,9 +166,3 @@ def test_stratified_split_keeps_each_group_share_and_never_empties_train():
         dq.stratified_split([1, 2], ["a"], 0.5)
     with pytest.raises(ValueError, match="between 0 and 1"):
         dq.stratified_split([1], ["a"], 1.0)
-
-
-def test_docstring_examples_hold():
-    import doctest
-
-    assert doctest.testmod(dq).failed == 0

@@ -1,17 +1,16 @@
 """utils.drafts.files: the 17lands draft-file loader and the convert command, on small files in tmp_path."""
 
 import csv
-import doctest
 import gzip
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from utils.core.jsonl import read_jsonl
 from utils.drafts import files as drafts
 from utils.drafts.files import DraftFileError, draft_picks_from_17lands
 
@@ -186,7 +185,7 @@ def test_convert_writes_one_json_object_per_pick(tmp_path):
     first = json.loads(lines[0])
     assert list(first)[:7] == ["draft_id", "expansion", "pack_number", "pick_number", "pack", "pool", "pick"]
     assert first["pack"] == ["Salt, the Gull", "Eel-Herder", "Eel-Herder", "Kindle // Quench"]
-    assert drafts.read_jsonl(out) == draft_picks_from_17lands(source, max_drafts=1)
+    assert read_jsonl(out) == draft_picks_from_17lands(source, max_drafts=1)
 
 
 def test_convert_leaves_no_partial_output(tmp_path, capsys):
@@ -214,7 +213,7 @@ def test_convert_command_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "utils.drafts.files", "convert", str(source), str(out)],
                             cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "wrote 2 picks" in result.stdout and len(drafts.read_jsonl(out)) == 2
+    assert "wrote 2 picks" in result.stdout and len(read_jsonl(out)) == 2
 
 
 def test_read_cards_checks_columns(tmp_path):
@@ -229,10 +228,3 @@ def test_read_cards_checks_columns(tmp_path):
 def test_names_per_row_repeats_copies():
     assert drafts.names_per_row(np.array(["a", "b", "c"]), np.array([[0, 2, 1], [1, 0, 0]])) == [
         ["b", "b", "c"], ["a"]]
-
-
-def test_docstring_examples(monkeypatch, tmp_path):
-    monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # examples use paths like data/drafts/
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # their temp folders land in tmp_path
-    result = doctest.testmod(drafts, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 5 and result.failed == 0

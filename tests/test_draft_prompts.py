@@ -1,6 +1,5 @@
 """utils.drafts.prompts: pick records as chat prompts, and the KV-cache candidate scorer."""
 
-import doctest
 
 import pytest
 import torch
@@ -176,7 +175,7 @@ def test_fit_format_counts_pool_cards_sharing_a_colour():
     # pool: Eel (B), Gear (colourless), Salt, Gull // Ebb (UB)
     assert "- [U, rare, 2, fit 1] Gull" in text and "- 2x [B, common, 1, fit 2] Eel" in text
     assert "- [UB, uncommon, 3, fit 2] Salt, Gull // Ebb" in text
-    assert dp.colour_fit("Gear", RECORD["pool"], INFO) == 3  # colourless fits every card
+    assert dp.shared_colour_count("Gear", RECORD["pool"], INFO) == 3  # colourless fits every card
 
 
 def test_line_format_answers_with_the_cards_pack_line():
@@ -211,8 +210,3 @@ def test_pick_hits_one_row_per_record_with_flags():
     hits = dp.pick_hits(records, lambda r: ["Gull", "Eel", "Salt, Gull // Ebb"])
     assert hits[["draft_id", "top1", "top3"]].to_dict("records") == [
         {"draft_id": "d1", "top1": 0, "top3": 1}, {"draft_id": "d2", "top1": 1, "top3": 1}]
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(dp, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0

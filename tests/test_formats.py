@@ -16,6 +16,8 @@ from utils.instruction_data.formats import (
     join_prompt,
     read_records,
     record_problems,
+    side_file,
+    sift_file,
     split_prompt,
     validate_file,
 )
@@ -472,9 +474,202 @@ def test_convert_file_refuses_empty_or_non_utf8_input_and_a_missing_folder(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl", "in.jsonl", "latin1.jsonl"]
 
 
-def test_docstring_examples_hold():
-    import doctest
+# ------------------------------------------------------------------------ --skip-invalid (the issue)
 
-    import utils.instruction_data.formats
+SAME_ANSWERS, MISSING_FIELD = (3, 9, 15), 12  # 0-based: lines 4, 10 and 16, and line 13
+DROPPED_LINES = [4, 10, 13, 16]
 
-    assert doctest.testmod(utils.instruction_data.formats).failed == 0
+
+def issue_pairs() -> list[dict]:
+    """Twenty Alpaca-style preference pairs like the issue's file: three with chosen == rejected,
+    one without its rejected answer."""
+    pairs = []
+    for i in range(20):
+        pair = {"instruction": f"Question {i}?", "input": "", "chosen": f"Good {i}", "rejected": f"Bad {i}"}
+        if i in SAME_ANSWERS:
+            pair["rejected"] = pair["chosen"]
+        if i == MISSING_FIELD:
+            del pair["rejected"]
+        pairs.append(pair)
+    return pairs
+
+
+def valid_pairs() -> list[dict]:
+    return [pair for line, pair in enumerate(issue_pairs(), start=1) if line not in DROPPED_LINES]
+
+
+def read_side(target: Path) -> list[dict]:
+    return read_jsonl(side_file(target))
+
+
+def test_cli_refuses_the_issue_file_by_default_naming_each_record(tmp_path):
+    source = write_jsonl(tmp_path / "pairs.jsonl", issue_pairs())
+    before = source.read_bytes()
+    result = cli("convert", source, tmp_path / "dpo.jsonl", "--to", "preference")
+    assert result.returncode == 1
+    for line in DROPPED_LINES:
+        assert f"{source}: line {line}, field 'rejected': " in result.stderr
+    assert "nothing written: 4 problems" in result.stderr
+    assert "pass --skip-invalid (skip_invalid=True) to write the 16 valid records" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.jsonl"] and source.read_bytes() == before
+
+
+def test_cli_skip_invalid_writes_the_valid_pairs_and_lists_the_dropped_ones(tmp_path):
+    source = write_jsonl(tmp_path / "pairs.jsonl", issue_pairs())
+    before = source.read_bytes()
+    target = tmp_path / "dpo.jsonl"
+    result = cli("convert", source, target, "--to", "preference", "--skip-invalid")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"wrote 16 records to {target}; dropped 4 (see {target}.dropped.jsonl)\n"
+    same = "identical to 'chosen': a preference pair needs two different answers."
+    assert result.stderr.splitlines() == [
+        f"{source}: line 4, field 'rejected': {same}", f"{source}: line 10, field 'rejected': {same}",
+        f"{source}: line 13, field 'rejected': missing; add it.",
+        f"{source}: line 16, field 'rejected': {same}"]
+    assert read_jsonl(target) == [convert_record(pair, "preference") for pair in valid_pairs()]
+    side = read_side(target)
+    assert [(e["line"], e["field"], e["other_problems"]) for e in side] == [
+        (line, "rejected", []) for line in DROPPED_LINES]
+    assert [e["reason"] for e in side] == [same, same, "missing; add it.", same]
+    assert [e["record"] for e in side] == [issue_pairs()[line - 1] for line in DROPPED_LINES]
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # no temporary file left behind
+        "dpo.jsonl", "dpo.jsonl.dropped.jsonl", "pairs.jsonl"]
+
+
+def test_cli_skip_invalid_never_overwrites_a_side_file_without_force(tmp_path):
+    source = write_jsonl(tmp_path / "pairs.jsonl", issue_pairs())
+    target = tmp_path / "dpo.jsonl"
+    side = write_lines(side_file(target), ["my notes"])
+    refused = cli("convert", source, target, "--to", "preference", "--skip-invalid")
+    assert refused.returncode == 1
+    assert f"{side} (the side file of dropped records, named after OUT) exists; pass --force" in (
+        refused.stderr)
+    assert side.read_text() == "my notes\n" and not target.exists()
+    forced = cli("convert", source, target, "--to", "preference", "--skip-invalid", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert len(read_jsonl(target)) == 16 and len(read_side(target)) == 4
+
+
+def test_cli_skip_invalid_writes_nothing_when_every_record_is_invalid(tmp_path):
+    pairs = [issue_pairs()[line - 1] for line in DROPPED_LINES]
+    source = write_lines(tmp_path / "bad.jsonl", [json.dumps(pair) for pair in pairs] + ["not json"])
+    before = source.read_bytes()
+    result = cli("convert", source, tmp_path / "dpo.jsonl", "--to", "preference", "--skip-invalid")
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"{source}: line 5: bad JSON" in result.stderr
+    assert "nothing written: no record is valid (5 problems); fix them and convert again." in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"] and source.read_bytes() == before
+
+
+def test_cli_validate_skip_invalid_counts_what_convert_would_keep_and_writes_nothing(tmp_path):
+    source = write_jsonl(tmp_path / "pairs.jsonl", issue_pairs())
+    result = cli("validate", source, "--skip-invalid")
+    assert result.returncode == 0
+    assert f"{source}: line 13, field 'rejected': missing; add it." in result.stdout
+    assert f"{source}: --skip-invalid would keep 16 records and drop 4 " in result.stdout
+    assert cli("validate", source).returncode == 1  # without the flag, any problem still fails
+    bad = write_jsonl(tmp_path / "bad.jsonl", [issue_pairs()[3]])
+    nothing = cli("validate", bad, "--skip-invalid")
+    assert nothing.returncode == 1 and "would keep 0 records and drop 1 " in nothing.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "pairs.jsonl"]
+
+
+def test_convert_file_skip_invalid_through_python(tmp_path):
+    source = write_jsonl(tmp_path / "pairs.jsonl", issue_pairs())
+    before = source.read_bytes()
+    target = tmp_path / "dpo.json"
+    with pytest.raises(FormatError) as refused:
+        convert_file(source, target, "preference")
+    for line in DROPPED_LINES:
+        assert f"{source}: line {line}, field 'rejected': " in str(refused.value)
+    assert not target.exists()
+    done = convert_file(source, target, "preference", skip_invalid=True)
+    assert (done.records, len(done.dropped), done.dropped_file) == (16, 4, side_file(target))
+    assert [(d.number, d.problems[0].field) for d in done.dropped] == [(n, "rejected") for n in DROPPED_LINES]
+    assert json.loads(target.read_text()) == [convert_record(pair, "preference") for pair in valid_pairs()]
+    assert [e["line"] for e in read_side(target)] == DROPPED_LINES  # the side file is JSONL all the same
+    with pytest.raises(FileExistsError, match="dpo.json exists; pass --force"):
+        convert_file(source, target, "preference", skip_invalid=True)
+    assert convert_file(source, target, "preference", force=True, skip_invalid=True).records == 16
+    assert [n for n, _ in sift_file(source).kept] == [n for n in range(1, 21) if n not in DROPPED_LINES]
+    assert source.read_bytes() == before
+
+
+def test_convert_file_skip_invalid_keeps_a_side_file_and_refuses_all_invalid_input(tmp_path):
+    source = write_jsonl(tmp_path / "pairs.jsonl", issue_pairs())
+    side = write_lines(side_file(tmp_path / "dpo.jsonl"), ["my notes"])
+    with pytest.raises(FileExistsError, match="dropped.jsonl .*exists; pass --force"):
+        convert_file(source, tmp_path / "dpo.jsonl", "preference", skip_invalid=True)
+    assert side.read_text() == "my notes\n" and not (tmp_path / "dpo.jsonl").exists()
+    bad = write_jsonl(tmp_path / "bad.jsonl", [issue_pairs()[3]])
+    with pytest.raises(FormatError, match="line 1, field 'rejected'.*\nnothing written: no record is valid"):
+        convert_file(bad, tmp_path / "out.jsonl", "preference", skip_invalid=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bad.jsonl", "dpo.jsonl.dropped.jsonl", "pairs.jsonl"]
+
+
+def test_convert_file_removes_its_side_file_when_the_output_cannot_be_written(tmp_path):
+    source = write_jsonl(tmp_path / "pairs.jsonl", issue_pairs())
+    target = tmp_path / "out.jsonl"
+    target.mkdir()  # a folder where the output should go: replacing it fails after the side file
+    with pytest.raises(OSError):
+        convert_file(source, target, "preference", force=True, skip_invalid=True)
+    assert not side_file(target).exists()
+
+
+BROKEN_CHAT = {"messages": [{"role": "bot", "content": "Hi"}, assistant("Hello")]}
+TWO_EXCHANGES = {"messages": [user("a"), assistant("b"), user("c"), assistant("d")]}
+LONG_PROMPT = {"prompt": [user("a"), assistant("b"), user("c")], "chosen": [assistant("d")],
+               "rejected": [assistant("e")]}
+
+
+@pytest.mark.parametrize("name, to, kept, dropped", [
+    # Chat to Alpaca, from a JSON array: a bad role, a second exchange, a record of another format.
+    ("chats.json", "alpaca", [CHATS[0], {"messages": [user("Name a colour."), assistant("Red")]}],
+     [(2, "messages[0].role", BROKEN_CHAT), (3, "messages", TWO_EXCHANGES), (4, "", ALPACA[0])]),
+    # Alpaca to messages: an empty output, and a line that is not JSON (kept as its text).
+    ("alpaca.jsonl", "messages", [ALPACA[0], ALPACA[1]],
+     [(2, "output", {"instruction": "x", "output": ""}), (3, "", '{"instruction": "y"')]),
+    # Chat to OpenAI: a field OpenAI's format has no place for, and a chat with no answer.
+    ("chats.jsonl", "openai", [CHATS[0], CHATS[1]],
+     [(2, "id", CHATS[0] | {"id": 1}), (3, "messages", {"messages": [user("Hi")]})]),
+    # TRL preference to Alpaca: a multi-turn prompt has no Alpaca form.
+    ("trl.jsonl", "alpaca", [{"prompt": "2+2?", "chosen": "4", "rejected": "5"}],
+     [(2, "prompt", LONG_PROMPT)]),
+    # Prompt-completion to messages: a completion missing.
+    ("pc.jsonl", "messages", [{"prompt": "2+2?", "completion": "4"}],
+     [(1, "completion", {"prompt": "1+1?"})]),
+])
+def test_cli_skip_invalid_works_for_every_target(tmp_path, name, to, kept, dropped):
+    source = write_source(tmp_path / name, in_file_order(kept, dropped))
+    before = source.read_bytes()
+    target = tmp_path / "out.jsonl"
+    result = cli("convert", source, target, "--to", to, "--skip-invalid")
+    assert result.returncode == 0, result.stderr
+    records = f"{len(kept)} record" + "s" * (len(kept) != 1)
+    assert result.stdout == f"wrote {records} to {target}; dropped {len(dropped)} (see {side_file(target)})\n"
+    unit = "element" if name.endswith(".json") else "line"
+    for (number, field, _), line in zip(dropped, result.stderr.splitlines(), strict=True):
+        where = f"element {number} of the array" if unit == "element" else f"line {number}"
+        assert line.startswith(f"{source}: {where}" + (f", field '{field}': " if field else ": "))
+    assert read_jsonl(target) == [convert_record(record, to) for record in kept]
+    side = read_side(target)
+    assert [(e[unit], e["field"], e.get("record", e.get("text"))) for e in side] == dropped
+    assert source.read_bytes() == before
+
+
+def in_file_order(kept: list, dropped: list) -> list:
+    """The file's records: each dropped one at its 1-based number, the kept ones in the gaps."""
+    at = {number: record for number, _, record in dropped}
+    rest = iter(kept)
+    return [at[n] if n in at else next(rest) for n in range(1, len(kept) + len(dropped) + 1)]
+
+
+def write_source(path: Path, records: list) -> Path:
+    """A JSON array for .json, else JSONL; a string record is written as the raw line it holds."""
+    if path.suffix == ".json":
+        path.write_text(json.dumps(records), encoding="utf-8")
+        return path
+    return write_lines(path, [r if isinstance(r, str) else json.dumps(r) for r in records])
+

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from tiny_models import tiny_llama
 
+from utils.core.jsonl import JsonlError
 from utils.core.runtime import REPO_ROOT
 from utils.course_data import preference_data as prefs
 
@@ -35,7 +37,7 @@ def test_make_problems_excludes_held_out_questions_and_rejects_negative_n():
     first = prefs.make_problems(50, seed=0)
     held_out = prefs.make_problems(50, seed=1, exclude={p["question"] for p in first})
     assert not {p["question"] for p in first} & {p["question"] for p in held_out}
-    with pytest.raises(ValueError, match="n must be >= 0"):
+    with pytest.raises(ValueError, match="n must be at least 0, got -1"):
         prefs.make_problems(-1)
 
 
@@ -120,7 +122,7 @@ def test_load_pairs_names_file_and_line_of_bad_json(tmp_path):
     good = prefs.build_pair(SEVEN_PLUS_FIVE, ["13"])
     path = tmp_path / "pairs.jsonl"
     path.write_text(json.dumps(good) + "\n\n{not json\n")
-    with pytest.raises(prefs.InvalidPairError, match="pairs.jsonl line 3"):
+    with pytest.raises(JsonlError, match="pairs.jsonl: line 3 is not valid JSON"):
         prefs.load_pairs(path)
     path.write_text(json.dumps(good) + "\n")
     assert prefs.load_pairs(path) == [good]
@@ -144,6 +146,19 @@ def test_generate_is_batched_with_left_padding_and_checks_its_arguments(tiny_mod
         prefs.generate(tiny_model, tokenizer, prompts, n=2)
     with pytest.raises(ValueError, match="max_new_tokens"):
         prefs.generate(tiny_model, tokenizer, prompts, max_new_tokens=0)
+
+
+def test_generate_leaves_the_callers_global_rng_alone(tiny_model, tokenizer):
+    prompts = [prefs.prompt_messages(p) for p in prefs.make_problems(2, seed=4)]
+    torch.manual_seed(11)
+    expected = torch.rand(4)
+    torch.manual_seed(11)
+    state = torch.random.get_rng_state()
+    sampled = prefs.generate(tiny_model, tokenizer, prompts, max_new_tokens=3, n=2, temperature=1.0, seed=0)
+    assert torch.equal(torch.random.get_rng_state(), state)  # not reseeded to 0, not advanced
+    assert torch.equal(torch.rand(4), expected)
+    assert sampled == prefs.generate(tiny_model, tokenizer, prompts, max_new_tokens=3, n=2, temperature=1.0,
+                                     seed=0)
 
 
 def test_build_pairs_and_write_splits_from_a_model(tiny_model, tokenizer, tmp_path):
@@ -171,9 +186,3 @@ def test_shipped_data_is_valid_held_out_and_matches_its_judge():
     # the questions are the seeded generator's (the answers were sampled from the bundled model)
     expected = prefs.make_problems(prefs.DEFAULT_TRAIN, seed=prefs.DEFAULT_SEED)
     assert {r["prompt"][0]["content"] for r in train} <= {p["question"] for p in expected}
-
-
-def test_module_example_runs():
-    import doctest
-
-    assert doctest.testmod(prefs).failed == 0

@@ -151,7 +151,7 @@ def test_bootstrap_names_the_resample_that_fails():
         (lambda: bootstrap_ratings(_games([("x", "y", 1)]), method="glicko"), "method must be"),
         (lambda: bootstrap_ratings(_games([("x", "y", 1)]), confidence=95), "strictly between 0 and 1"),
         (lambda: simulate_matches({"x": 1000}, 10), "at least two players"),
-        (lambda: simulate_matches({"x": 1000, "y": 900}, 0), "n_matches must be a positive integer"),
+        (lambda: simulate_matches({"x": 1000, "y": 900}, 0), "n_matches must be at least 1, got 0"),
     ],
 )
 def test_bad_input_raises_a_clear_error(call, message):

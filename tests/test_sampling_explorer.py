@@ -3,14 +3,11 @@ the panel built without a browser."""
 
 from __future__ import annotations
 
-import doctest
-
 import matplotlib
 import pytest
 import torch
 from tiny_models import tiny_llama
 
-import utils.generation.sampling_explorer
 from utils.generation.sampling_explorer import SLIDERS, build_processors, encode, explore, explorer_panel
 
 matplotlib.use("Agg")
@@ -109,7 +106,3 @@ def test_panel_callback_runs_without_a_browser(tiny_model, tokenizer):
 def test_panel_rejects_unknown_settings(tiny_model, tokenizer):
     with pytest.raises(ValueError, match="unknown explorer settings \\['temprature'\\]"):
         explorer_panel(tiny_model, tokenizer, temprature=0.5)
-
-
-def test_docstring_examples():
-    assert doctest.testmod(utils.generation.sampling_explorer).failed == 0

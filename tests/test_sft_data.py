@@ -8,6 +8,7 @@ import pytest
 import torch
 from tiny_models import tiny_llama
 
+from utils.core.jsonl import JsonlError
 from utils.course_data import sft_data
 
 
@@ -33,7 +34,7 @@ def test_make_examples_is_seeded_and_answers_are_consistent():
 
 
 def test_make_examples_rejects_negative_n():
-    with pytest.raises(ValueError, match="n must be >= 0"):
+    with pytest.raises(ValueError, match="n must be at least 0, got -1"):
         sft_data.make_examples(-1)
 
 
@@ -61,7 +62,7 @@ def test_load_split_names_file_and_line_of_bad_json(tmp_path):
     path = tmp_path / "broken.jsonl"
     good = json.dumps(sft_data.make_examples(1)[0])
     path.write_text(good + "\n" + good[:-3] + "\n")
-    with pytest.raises(sft_data.InvalidRecordError, match="broken.jsonl line 2: not valid JSON"):
+    with pytest.raises(JsonlError, match="broken.jsonl: line 2 is not valid JSON"):
         sft_data.load_split(path)
 
 

@@ -82,7 +82,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
         >>> _ = path.write_text('{"a": 1}\\n\\n{"a": 2}\\n'); read_jsonl(path)
         [{'a': 1}, {'a': 2}]
-        >>> _ = path.write_text('{"a": 1}\\n{"a": \\n'); read_jsonl(path)
+        >>> _ = path.write_text('{"a": 1}\\n{"a": }\\n'); read_jsonl(path)
         Traceback (most recent call last):
         ...
         utils.core.jsonl.JsonlError: ...x.jsonl: line 2 is not valid JSON (Expecting value at column 7); ...

@@ -6,9 +6,12 @@ at every load, which takes tens of seconds, so the first load writes a float32 s
 to a cache folder and later loads read that.
 
 Example:
-    >>> from utils.core.models import load_model
+    >>> from utils.core.models import bundled_cache_dir, count_parameters, load_model
     >>> model, tokenizer = load_model()            # bundled SmolLM2-135M-Instruct
-    >>> model, tokenizer = load_model("runs/sft")  # a folder saved with save_pretrained
+    >>> count_parameters(model)
+    134515008
+    >>> folder = str(bundled_cache_dir())          # the converted copy: a save_pretrained folder
+    >>> model, tokenizer = load_model(folder)      # as runs/<name> written by a fine-tune
 """
 
 from __future__ import annotations

@@ -16,11 +16,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
 
+from utils.core.checks import check_positive_int
+from utils.core.jsonl import read_jsonl, write_atomic, write_jsonl
 from utils.core.runtime import REPO_ROOT
 
 CORPUS_DIR = REPO_ROOT / "data" / "corpus"
@@ -104,8 +105,7 @@ def generate_stories(n: int, seed: int = SEED) -> list[str]:
         >>> generate_stories(2, seed=1) == generate_stories(2, seed=1)
         True
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer number of stories, got {n!r}")
+    check_positive_int(n, "n")
     rng = random.Random(seed)
     return [generate_story(rng) for _ in range(n)]
 
@@ -140,10 +140,9 @@ def write_corpus(folder: Path = CORPUS_DIR, n_train: int = N_TRAIN, n_valid: int
     folder.mkdir(parents=True, exist_ok=True)
     stories = generate_stories(n_train + n_valid, seed=seed)
     paths = {"train": folder / TRAIN_FILE, "valid": folder / VALID_FILE, "parallel": folder / PARALLEL_FILE}
-    paths["train"].write_text("\n".join(stories[:n_train]) + "\n", encoding="utf-8")
-    paths["valid"].write_text("\n".join(stories[n_train:]) + "\n", encoding="utf-8")
-    lines = [json.dumps({"english": en, "korean": ko}, ensure_ascii=False) for en, ko in PARALLEL_SENTENCES]
-    paths["parallel"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_atomic(paths["train"], (story + "\n" for story in stories[:n_train]))
+    write_atomic(paths["valid"], (story + "\n" for story in stories[n_train:]))
+    write_jsonl(({"english": en, "korean": ko} for en, ko in PARALLEL_SENTENCES), paths["parallel"])
     return paths
 
 
@@ -175,14 +174,11 @@ def load_parallel_sentences(folder: Path = CORPUS_DIR) -> list[dict[str, str]]:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: rebuild the corpus with "
                                     "`python -m utils.course_data.corpus`")
-    pairs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        record = json.loads(line)
+    pairs = read_jsonl(path)
+    for number, record in enumerate(pairs, 1):
         if set(record) != {"english", "korean"}:
-            raise ValueError(f"{path} line {number}: expected keys english and korean, got {sorted(record)}")
-        pairs.append(record)
+            raise ValueError(f"{path} record {number}: expected keys english and korean, got "
+                             f"{sorted(record)}; rebuild it with `python -m utils.course_data.corpus`")
     return pairs
 
 

@@ -26,12 +26,13 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 from pathlib import Path
 
-import torch
+from utils.core.checks import check_int
+from utils.core.jsonl import read_jsonl, write_jsonl
+from utils.generation.batched import generate_completions
 
 DEFAULT_SEED = 0  # the seed of the shipped data/preference files
 DEFAULT_TRAIN, DEFAULT_VAL = 320, 48  # problems behind the shipped train and validation splits
@@ -65,8 +66,7 @@ def make_problem(rng: random.Random) -> dict:
 
 def make_problems(n: int, seed: int = DEFAULT_SEED, exclude: set[str] | None = None) -> list[dict]:
     """``n`` distinct problems from ``seed``; questions in ``exclude`` are skipped (held-out sets)."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    check_int(n, "n", low=0)
     rng, seen, problems = random.Random(seed), set(exclude or ()), []
     while len(problems) < n:
         problem = make_problem(rng)
@@ -141,31 +141,13 @@ def problem_of(record: dict) -> dict:
 
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 24, n: int = 1,
              temperature: float = 0.0, batch_size: int = 32, seed: int | None = None) -> list[list[str]]:
-    """``n`` answers per chat prompt, batched with left padding: greedy when ``temperature`` is 0,
-    else sampled. Returns one list of ``n`` strings per prompt."""
-    if temperature < 0 or n < 1 or batch_size < 1 or max_new_tokens < 1:
-        raise ValueError("need temperature >= 0, n >= 1, batch_size >= 1 and max_new_tokens >= 1")
-    if temperature == 0 and n > 1:
-        raise ValueError("greedy decoding (temperature 0) gives one answer; use temperature > 0 for n > 1")
-    if seed is not None:
-        torch.manual_seed(seed)
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    sample = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature else {
-        "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-    answers = []
-    try:
-        for start in range(0, len(prompts), batch_size):
-            texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
-                     for p in prompts[start:start + batch_size]]
-            batch = tokenizer(texts, return_tensors="pt", padding=True).to(model.device)
-            with torch.no_grad():
-                out = model.generate(**batch, max_new_tokens=max_new_tokens, num_return_sequences=n,
-                                     pad_token_id=tokenizer.pad_token_id, **sample)
-            decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-            answers += [[d.strip() for d in decoded[i * n:(i + 1) * n]] for i in range(len(texts))]
-    finally:
-        tokenizer.padding_side = side
-    return answers
+    """``n`` answers per chat prompt, stripped, batched with left padding: greedy when
+    ``temperature`` is 0, else sampled (from ``seed`` when given, without touching the caller's
+    random state). Returns one list of ``n`` strings per prompt; see
+    ``utils.generation.batched.generate_completions``."""
+    answers = generate_completions(model, tokenizer, prompts, max_new_tokens, n=n, temperature=temperature,
+                                   seed=seed, batch_size=batch_size)
+    return [[answer.strip() for answer in group] for group in answers]
 
 
 def build_pairs(model, tokenizer, problems: list[dict], n: int = 4, temperature: float = 0.8,
@@ -215,13 +197,7 @@ def load_pairs(path: str | Path) -> list[dict]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; write it with "
                                 "`python -m utils.course_data.preference_data`.")
-    records = []
-    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise InvalidPairError(f"{path.name} line {line_no}: not valid JSON ({err.msg}).") from err
+    records = read_jsonl(path)  # a line that is not JSON raises JsonlError, naming file and line
     validate_pairs(records, source=path.name)
     return records
 
@@ -241,7 +217,7 @@ def write_splits(folder: str | Path, model, tokenizer, n_train: int = DEFAULT_TR
     for split, problems, split_seed in (("train", train, seed), ("validation", val, seed + 1)):
         pairs = build_pairs(model, tokenizer, problems, n=n, seed=split_seed)
         paths[split] = folder / f"{split}.jsonl"
-        paths[split].write_text("".join(json.dumps(r) + "\n" for r in pairs))
+        write_jsonl(pairs, paths[split])
     return paths
 
 

@@ -23,6 +23,11 @@ from pathlib import Path
 
 import torch
 
+from utils.core.checks import check_int
+from utils.core.jsonl import read_jsonl, write_jsonl
+from utils.core.model_modes import eval_mode
+from utils.generation.batched import generate_completions
+
 SYSTEM_PROMPT = "Extract the order as JSON with keys name, item (singular) and quantity (a number)."
 ROLES = ("system", "user", "assistant")
 NAMES = ["Priya", "Tom", "Aisha", "Lukas", "Mei", "Carlos", "Fatima", "Olga", "Kenji", "Amara",
@@ -86,8 +91,7 @@ def format_answer(order: dict) -> str:
 
 def make_examples(n: int, seed: int = 0) -> list[dict]:
     """``n`` records from ``seed``; the same seed always gives the same records."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    check_int(n, "n", low=0)
     rng = random.Random(seed)
     return [make_example(rng) for _ in range(n)]
 
@@ -110,21 +114,14 @@ def write_splits(folder: str | Path, n_train: int = 2000, n_val: int = 200, seed
             val.append(record)
     paths = {"train": folder / "train.jsonl", "validation": folder / "validation.jsonl"}
     for split, records in (("train", train), ("validation", val)):
-        paths[split].write_text("".join(json.dumps(r) + "\n" for r in records))
+        write_jsonl(records, paths[split])
     return paths
 
 
 def load_split(path: str | Path) -> list[dict]:
     """Read a JSONL file of chat records and validate it; errors name the file and line."""
     path = Path(path)
-    records = []
-    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            raise InvalidRecordError(f"{path.name} line {line_no}: not valid JSON ({err.msg}).") from err
+    records = read_jsonl(path)  # a line that is not JSON raises JsonlError, naming file and line
     validate_records(records, source=path.name)
     return records
 
@@ -213,30 +210,13 @@ def prompt_messages(record: dict) -> list[dict]:
     return record["prompt"] if "prompt" in record else record["messages"][:-1]
 
 
-@torch.no_grad()
 def generate_answers(model, tokenizer, records: list[dict], max_new_tokens: int = 32,
                      batch_size: int = 32) -> list[str]:
     """Greedy answers to each record's prompt, batched with left padding (so every prompt ends
-    where generation starts)."""
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    was_training = model.training
-    model.eval()
-    answers = []
-    try:
-        for start in range(0, len(records), batch_size):
-            texts = [tokenizer.apply_chat_template(prompt_messages(r), tokenize=False,
-                                                   add_generation_prompt=True)
-                     for r in records[start:start + batch_size]]
-            batch = tokenizer(texts, return_tensors="pt", padding=True,
-                              add_special_tokens=False).to(model.device)
-            output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                    pad_token_id=tokenizer.pad_token_id)
-            new = output[:, batch["input_ids"].shape[1]:]
-            answers += tokenizer.batch_decode(new, skip_special_tokens=True)
-    finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
-    return answers
+    where generation starts); see ``utils.generation.batched.generate_completions``."""
+    prompts = [prompt_messages(r) for r in records]
+    return [answers[0] for answers in generate_completions(model, tokenizer, prompts, max_new_tokens,
+                                                           batch_size=batch_size)]
 
 
 def score_answers(answers: list[str], records: list[dict]) -> list[bool]:
@@ -275,7 +255,7 @@ def _completion(record: dict) -> list[dict]:
 def answer_token_losses(model, tokenizer, records: list[dict], batch_size: int = 16):
     """Yield, batch by batch, the next-token losses (nats) of the reference answers given their
     prompts, shape [batch, length - 1], and a boolean mask of the answer tokens they count. Callers
-    run it under ``torch.no_grad()`` with the model in eval mode."""
+    run it inside ``utils.core.model_modes.eval_mode(model)``."""
     for start in range(0, len(records), batch_size):
         encoded = [answer_token_ids(tokenizer, r) for r in records[start:start + batch_size]]
         width = max(len(ids) for ids, _ in encoded)
@@ -294,19 +274,14 @@ def answer_token_losses(model, tokenizer, records: list[dict], batch_size: int =
         yield losses, targets != -100
 
 
-@torch.no_grad()
 def answer_loss(model, tokenizer, records: list[dict], batch_size: int = 16) -> float:
     """Mean cross-entropy (nats per token) of the reference answers given their prompts: the loss
     on answer tokens only, whatever mask the model was trained with."""
     if not records:
         raise ValueError("answer_loss needs at least one record")
-    was_training = model.training
-    model.eval()
     total, count = 0.0, 0
-    try:
+    with eval_mode(model):
         for losses, counted in answer_token_losses(model, tokenizer, records, batch_size):
             total += losses.sum().item()
             count += int(counted.sum())
-    finally:
-        model.train(was_training)
     return total / count

@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import re
 
+from utils.core.checks import check_int
 from utils.course_data import preference_data, sft_data
 
 TASKS = ("order", "arithmetic", "sorting")
@@ -59,8 +60,7 @@ def make_task_examples(task: str, n: int, seed: int = 0) -> list[dict]:
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}.")
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    check_int(n, "n", low=0)
     if task == "order":
         return sft_data.make_examples(n, seed)
     if task == "arithmetic":

@@ -43,15 +43,14 @@ import argparse
 import csv
 import gzip
 import io
-import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from utils.core.jsonl import write_jsonl
 
 DRAFTS_DIR = Path(__file__).resolve().parents[2] / "data" / "drafts"
 LEADING_COLUMNS = ("expansion", "event_type", "draft_id", "draft_time", "rank", "event_match_wins",
@@ -317,49 +316,10 @@ def read_cards(path: str | Path, expansion: str | None = None) -> pd.DataFrame:
     return cards
 
 
-def write_jsonl(records: Iterator[dict] | list[dict], out: str | Path) -> int:
-    """Write records one JSON object per line, atomically: a temp file renamed on success.
-
-    On any error the temp file is removed and an existing ``out`` is left as it was, so a partial
-    file never looks complete. Returns the number of records written.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> write_jsonl([{"pick": "Gull"}], pathlib.Path(tempfile.mkdtemp()) / "x.jsonl")
-        1
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
-    count = 0
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return count
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Read the pick records written by ``convert`` (one JSON object per line).
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
-        >>> _ = write_jsonl([{"pick": "Gull"}], out); read_jsonl(out)
-        [{'pick': 'Gull'}]
-    """
-    with Path(path).open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def convert(path: str | Path, out: str | Path, max_drafts: int | None = None,
             chunksize: int = DEFAULT_CHUNKSIZE) -> int:
-    """Convert a 17lands draft file to pick-record JSONL; returns the number of picks written.
+    """Convert a 17lands draft file to pick-record JSONL (written atomically by
+    ``utils.core.jsonl.write_jsonl``, read back with ``read_jsonl``); returns the number of picks.
 
     Example:
         >>> import tempfile, pathlib

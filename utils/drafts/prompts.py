@@ -116,13 +116,17 @@ def _lookup(info: Mapping[str, Mapping], name: str) -> Mapping:
     return info[name]
 
 
-def colour_fit(name: str, pool: Sequence[str], info: Mapping[str, Mapping]) -> int:
-    """How many pool cards share a colour with card ``name``; a colourless card fits them all.
+def shared_colour_count(name: str, pool: Sequence[str], info: Mapping[str, Mapping]) -> int:
+    """How many pool cards share a colour with card ``name`` (the ``fit N`` of the fit and line
+    formats); a colourless card fits them all. (The simulated drafters' colour fit is another
+    measure: ``simulation.colour_affinity``.)
 
     Example:
         >>> info = {"Gull": {"colour": "U"}, "Eel": {"colour": "UB"}, "Gear": {"colour": "C"}}
-        >>> colour_fit("Gull", ["Eel", "Gear", "Gull"], info), colour_fit("Gear", ["Eel"], info)
-        (2, 1)
+        >>> shared_colour_count("Gull", ["Eel", "Gear", "Gull"], info)
+        2
+        >>> shared_colour_count("Gear", ["Eel"], info)  # colourless: fits every pool card
+        1
     """
     colours = set(_lookup(info, name)["colour"]) - {"C"}
     if not colours:
@@ -142,7 +146,7 @@ def render_card(name: str, fmt: str, info: Mapping[str, Mapping] | None = None,
     if check_format(fmt) == "names":
         return name
     card = _lookup(info or {}, name)
-    fit = f", fit {colour_fit(name, pool, info)}" if fmt in ("fit", "line") else ""
+    fit = f", fit {shared_colour_count(name, pool, info)}" if fmt in ("fit", "line") else ""
     return f"[{card['colour']}, {card['rarity']}, {card['mana_value']}{fit}] {name}"
 
 
@@ -222,8 +226,11 @@ def candidate_ids(tokenizer, name: str) -> list[int]:
     """Token ids of an answer: the card name, then the end-of-turn token (SmolLM2: ``<|im_end|>``).
 
     Example:
-        >>> candidate_ids(tokenizer, "Gull")[-1] == tokenizer.eos_token_id  # doctest: +SKIP
-        True
+        >>> from transformers import AutoTokenizer
+        >>> from utils.core.models import ensure_bundled_cache
+        >>> tokenizer = AutoTokenizer.from_pretrained(ensure_bundled_cache(quiet=True))
+        >>> tokenizer.convert_ids_to_tokens(candidate_ids(tokenizer, "Gull"))
+        ['G', 'ull', '<|im_end|>']
     """
     return tokenizer(name, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
@@ -237,8 +244,12 @@ def candidate_scores(model, tokenizer, messages: list[dict], candidates: Sequenc
     never affects its real tokens, so no mask is needed).
 
     Example:
-        >>> candidate_scores(model, tokenizer, messages, ["Gull", "Eel"]).shape  # doctest: +SKIP
-        torch.Size([2])
+        >>> from utils.core.models import load_model
+        >>> model, tokenizer = load_model()
+        >>> scores = candidate_scores(model, tokenizer, [{"role": "user", "content": "A bird?"}],
+        ...                           ["Gull", "Eel"])
+        >>> scores.shape, scores.requires_grad
+        (torch.Size([2]), True)
     """
     if not candidates:
         raise ValueError("no candidate cards to score; the pack is empty.")
@@ -269,7 +280,12 @@ def candidate_log_likelihoods(model, tokenizer, messages: list[dict], candidates
     candidate's token count instead.
 
     Example:
-        >>> scores = candidate_log_likelihoods(model, tokenizer, messages, ["Gull", "Eel"])  # doctest: +SKIP
+        >>> from utils.core.models import load_model
+        >>> model, tokenizer = load_model()
+        >>> messages = [{"role": "user", "content": "Name a bird."}]
+        >>> gull, eel = candidate_log_likelihoods(model, tokenizer, messages, ["Gull", "Eel"])
+        >>> gull > eel  # the bundled model finds the bird the likelier answer
+        True
     """
     scores = candidate_scores(model, tokenizer, messages, candidates)
     if length_normalise:
@@ -285,8 +301,12 @@ def ratio_scores(model, tokenizer, messages: list[dict], candidates: Sequence[st
     starts neutral instead of preferring names whose wording the base model finds likely.
 
     Example:
-        >>> ratio_scores(peft_model, tokenizer, messages, ["Gull", "Eel"])  # doctest: +SKIP
-        tensor([0., 0.])
+        >>> from peft import LoraConfig, get_peft_model
+        >>> from utils.core.models import load_model
+        >>> model, tokenizer = load_model()
+        >>> peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+        >>> ratio_scores(peft_model, tokenizer, [{"role": "user", "content": "A bird?"}], ["Gull", "Eel"])
+        tensor([0., 0.], grad_fn=<SubBackward0>)
     """
     with torch.no_grad(), model.disable_adapter():
         reference = candidate_scores(model, tokenizer, messages, candidates)
@@ -310,7 +330,12 @@ def pack_scores(model, tokenizer, record: Mapping, fmt: str = "annotated",
     prompt: ``"likelihood"`` (``candidate_scores``) or ``"ratio"`` (``ratio_scores``, a PEFT model).
 
     Example:
-        >>> names, scores = pack_scores(model, tokenizer, record, "line", info, "ratio")  # doctest: +SKIP
+        >>> from utils.core.models import load_model
+        >>> model, tokenizer = load_model()
+        >>> record = {"pack_number": 1, "pick_number": 1, "pack": ["Gull", "Eel", "Gull"], "pool": []}
+        >>> names, scores = pack_scores(model, tokenizer, record, "names")
+        >>> names, scores.shape  # each distinct card once
+        (['Gull', 'Eel'], torch.Size([2]))
     """
     names = list(dict.fromkeys(record["pack"]))
     answers = [answer_text(name, fmt, info, record["pool"]) for name in names]
@@ -327,7 +352,13 @@ def pack_softmax_loss(model, tokenizer, record: Mapping, fmt: str = "annotated",
     measures.
 
     Example:
-        >>> pack_softmax_loss(model, tokenizer, record, "annotated", info).backward()  # doctest: +SKIP
+        >>> from utils.core.models import load_model
+        >>> model, tokenizer = load_model()
+        >>> record = {"pack_number": 1, "pick_number": 1, "pack": ["Gull", "Eel", "Gull"], "pool": [],
+        ...           "pick": "Eel"}
+        >>> loss = pack_softmax_loss(model, tokenizer, record, "names")
+        >>> loss.requires_grad, loss.item() < 0.1  # trainable; small: the model already favours Eel
+        (True, True)
     """
     if record.get("pick") not in record.get("pack", ()):
         raise ValueError(f"pick {record.get('pick')!r} is not in its pack; the record is corrupt.")
@@ -342,8 +373,11 @@ def llm_ranking(model, tokenizer, record: Mapping, fmt: str = "annotated",
     or by ``ratio_scores`` (``"ratio"``, for a PEFT model); ties keep pack order.
 
     Example:
-        >>> llm_ranking(model, tokenizer, record, "annotated", info)[0] in record["pack"]  # doctest: +SKIP
-        True
+        >>> from utils.core.models import load_model
+        >>> model, tokenizer = load_model()
+        >>> record = {"pack_number": 1, "pick_number": 1, "pack": ["Gull", "Eel", "Gull"], "pool": []}
+        >>> llm_ranking(model, tokenizer, record, "names")  # the untrained model's taste, not a drafter's
+        ['Eel', 'Gull']
     """
     names, scores = pack_scores(model, tokenizer, record, fmt, info, scoring)
     order = sorted(range(len(names)), key=lambda i: -float(scores[i]))

@@ -246,19 +246,20 @@ def random_drafters(n_drafts: int, rng: np.random.Generator) -> dict[str, np.nda
         (3, 8, 5)
     """
     shape = (n_drafts, SEATS)
-    return {"commitment": rng.uniform(1.5, 3.0, shape),  # weight of colour fit at the last pick
+    return {"commitment": rng.uniform(1.5, 3.0, shape),  # weight of colour_affinity at the last pick
             "noise": np.exp(rng.normal(np.log(0.35), 0.4, shape)),  # Gumbel scale: lower is better
             "taste": rng.normal(0.0, 0.25, shape + (len(COLOURS),)),  # early colour preference
             "rare_bonus": np.where(rng.random(shape) < 0.2, 0.3, 0.0)}  # some drafters take rares
 
 
-def colour_fit(pool: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """How well each card suits each pool, in [0, 1]: 2.5 x the pool's mean share of the card's
-    colours, capped at 1; colourless cards fit every pool at 0.8.
+def colour_affinity(pool: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """How well each card suits each pool (a simulated drafter's colour fit), in [0, 1]: 2.5 x the
+    pool's mean share of the card's colours, capped at 1; colourless cards fit every pool at 0.8.
+    (The prompts' ``fit N`` is another measure: ``prompts.shared_colour_count``.)
 
     Example:
         >>> colours = np.array([[1.0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0], [0, 0, 0, 0, 0]])
-        >>> colour_fit(np.array([[3, 1, 0]]), colours).round(2).tolist()
+        >>> colour_affinity(np.array([[3, 1, 0]]), colours).round(2).tolist()
         [[1.0, 0.62, 0.8]]
     """
     counts = pool @ colours
@@ -281,7 +282,7 @@ def choose_cards(packs: np.ndarray, pools: np.ndarray, progress: float, quality:
         [[5, 5, 5, 5, 5, 5, 5, 5]]
     """
     n_colours = np.maximum(colours.sum(axis=1), 1)
-    score = (quality + drafters["commitment"][..., None] * progress * colour_fit(pools, colours)
+    score = (quality + drafters["commitment"][..., None] * progress * colour_affinity(pools, colours)
              + (1 - progress) * (drafters["taste"] @ colours.T) / n_colours
              + drafters["rare_bonus"][..., None] * rare
              + drafters["noise"][..., None] * rng.gumbel(size=packs.shape))

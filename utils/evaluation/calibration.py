@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from utils.evaluation.metrics import as_1d, check_positive_int, same_length
+from utils.core.checks import as_1d, check_int, check_positive, check_positive_int, check_same_length
 
 DEFAULT_BINS = 15  # Guo et al. (2017) report ECE with 15 equal-width bins
 
@@ -33,7 +33,7 @@ DEFAULT_BINS = 15  # Guo et al. (2017) report ECE with 15 equal-width bins
 def _confidences_and_correct(confidences, correct) -> tuple[np.ndarray, np.ndarray]:
     confidences = as_1d(confidences, "confidences").astype(float)
     correct = as_1d(correct, "correct")
-    same_length([confidences, correct], ["confidences", "correct"])
+    check_same_length([confidences, correct], ["confidences", "correct"])
     outside = (confidences < 0) | (confidences > 1)
     if outside.any():
         index = int(np.flatnonzero(outside)[0])
@@ -103,7 +103,7 @@ def _logits_and_labels(logits, labels) -> tuple[np.ndarray, np.ndarray]:
         row = int(np.argwhere(~np.isfinite(logits))[0][0])
         raise ValueError(f"logits row {row} holds a NaN or infinite value; drop that example.")
     labels = as_1d(labels, "labels")
-    same_length([logits, labels], ["logits", "labels"])
+    check_same_length([logits, labels], ["logits", "labels"])
     valid = np.isin(labels, np.arange(logits.shape[1]))
     if not valid.all():
         index = int(np.flatnonzero(~valid)[0])
@@ -112,11 +112,8 @@ def _logits_and_labels(logits, labels) -> tuple[np.ndarray, np.ndarray]:
     return logits, labels.astype(int)
 
 
-def _check_positive(value: float, name: str = "temperature") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number (1.0 leaves the logits as they are), "
-                         f"got {value!r}.")
-    return float(value)
+def _check_temperature(value: float, name: str = "temperature") -> float:
+    return check_positive(value, name, hint="1.0 leaves the logits as they are")
 
 
 def apply_temperature(logits, temperature: float) -> np.ndarray:
@@ -129,7 +126,7 @@ def apply_temperature(logits, temperature: float) -> np.ndarray:
     logits = np.asarray(logits, dtype=float)
     if logits.ndim != 2 or logits.shape[1] < 2:
         raise ValueError(f"logits must have shape (n_examples, n_classes), got shape {logits.shape}.")
-    return special.softmax(logits / _check_positive(temperature), axis=1)
+    return special.softmax(logits / _check_temperature(temperature), axis=1)
 
 
 def confidence_and_correct(probabilities, labels) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +144,7 @@ def confidence_and_correct(probabilities, labels) -> tuple[np.ndarray, np.ndarra
         raise ValueError(f"probabilities row {row} has a value outside [0, 1]; "
                          "apply softmax to logits first.")
     labels = as_1d(labels, "labels")
-    same_length([probabilities, labels], ["probabilities", "labels"])
+    check_same_length([probabilities, labels], ["probabilities", "labels"])
     return probabilities.max(axis=1), probabilities.argmax(axis=1) == labels
 
 
@@ -159,7 +156,7 @@ def negative_log_likelihood(logits, labels, temperature: float = 1.0) -> float:
         0.6931
     """
     logits, labels = _logits_and_labels(logits, labels)
-    scaled = logits / _check_positive(temperature)
+    scaled = logits / _check_temperature(temperature)
     log_probabilities = scaled - special.logsumexp(scaled, axis=1, keepdims=True)
     return float(-log_probabilities[np.arange(len(labels)), labels].mean())
 
@@ -199,9 +196,8 @@ def simulate_logits(n_examples: int, n_classes: int = 4, overconfidence: float =
         ((5, 3), (5,))
     """
     n_examples = check_positive_int(n_examples, "n_examples")
-    if check_positive_int(n_classes, "n_classes") < 2:
-        raise ValueError(f"n_classes must be at least 2, got {n_classes}.")
-    overconfidence = _check_positive(overconfidence, "overconfidence")
+    check_int(n_classes, "n_classes", low=2)
+    overconfidence = _check_temperature(overconfidence, "overconfidence")
     rng = np.random.default_rng(seed)
     true_logits = rng.normal(0.0, 2.0, size=(n_examples, n_classes))
     probabilities = special.softmax(true_logits, axis=1)

@@ -26,6 +26,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize, stats
 
+from utils.core.checks import as_1d, check_confidence, check_positive_int, check_same_length
+
 VERDICTS = ("A", "B", "tie")  # what a pairwise judge may answer: the first shown, the second, or a tie
 
 
@@ -37,62 +39,9 @@ class ConfidenceInterval(NamedTuple):
     high: float
 
 
-def check_confidence(confidence: float, name: str = "confidence", example: float = 0.95) -> float:
-    """``confidence`` as a float when it lies strictly between 0 and 1, else a ValueError.
-
-    ``name`` and ``example`` only shape the message (e.g. ``name="alpha", example=0.05``).
-
-    Example:
-        >>> check_confidence(0.95)
-        0.95
-    """
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)):
-        raise ValueError(f"{name} must be a number strictly between 0 and 1 (e.g. {example}), "
-                         f"got {confidence!r}.")
-    if not 0 < confidence < 1:
-        hint = f" (did you mean {confidence / 100:g}?)" if 1 < confidence < 100 else ""
-        raise ValueError(f"{name} must lie strictly between 0 and 1 (e.g. {example}), got {confidence!r}"
-                         f"{hint}.")
-    return float(confidence)
-
-
-def check_positive_int(value: int, name: str) -> int:
-    """``value`` when it is an integer of at least 1, else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
-def as_1d(values, name: str) -> np.ndarray:
-    """``values`` as a non-empty one-dimensional array, else a ValueError naming ``name``.
-
-    Example:
-        >>> as_1d([1, 0, 1], "correct").shape
-        (3,)
-    """
-    array = np.asarray(values)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional (one value per example), "
-                         f"got shape {array.shape}.")
-    if array.size == 0:
-        raise ValueError(f"{name} is empty: pass at least one example.")
-    if array.dtype.kind == "f" and np.isnan(array).any():
-        raise ValueError(f"{name} contains NaN at index {int(np.flatnonzero(np.isnan(array))[0])}; "
-                         "drop or fill missing values first.")
-    return array
-
-
-def same_length(arrays: Sequence[np.ndarray], names: Sequence[str]) -> None:
-    """A ValueError naming the arrays when they do not all have the same length."""
-    lengths = [len(a) for a in arrays]
-    if len(set(lengths)) > 1:
-        described = ", ".join(f"{n} has {k}" for n, k in zip(names, lengths, strict=True))
-        raise ValueError(f"the inputs must have one value per example and the same length: {described}.")
-
-
 def _labels(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = as_1d(y_true, "y_true"), as_1d(y_pred, "y_pred")
-    same_length([y_true, y_pred], ["y_true", "y_pred"])
+    check_same_length([y_true, y_pred], ["y_true", "y_pred"])
     return y_true, y_pred
 
 
@@ -147,6 +96,19 @@ def _percentile_interval(estimate: float, replicates: np.ndarray, confidence: fl
     return ConfidenceInterval(float(estimate), float(low), float(high))
 
 
+def _bootstrap_samples(samples: tuple, confidence: float, n_resamples: int, usage: str) -> list[np.ndarray]:
+    """The samples as 1-D arrays of one length, after checking the bootstrap's settings; ``usage``
+    is the call the error for no sample suggests, e.g. ``"bootstrap_ci(accuracy, y_true, y_pred)"``."""
+    check_confidence(confidence)
+    check_positive_int(n_resamples, "n_resamples")
+    if not samples:
+        raise ValueError(f"{usage.split('(')[0]} needs at least one sample after the statistic, "
+                         f"e.g. {usage}.")
+    arrays = [as_1d(s, f"sample {i}") for i, s in enumerate(samples)]
+    check_same_length(arrays, [f"sample {i}" for i in range(len(arrays))])
+    return arrays
+
+
 def bootstrap_ci(statistic: Callable[..., float], *samples, n_resamples: int = 2000,
                  confidence: float = 0.95, seed: int = 0) -> ConfidenceInterval:
     """Percentile bootstrap interval of ``statistic(*samples)``, resampling examples with replacement.
@@ -161,13 +123,7 @@ def bootstrap_ci(statistic: Callable[..., float], *samples, n_resamples: int = 2
         >>> estimate, low < estimate < high
         (0.625, True)
     """
-    confidence = check_confidence(confidence)
-    n_resamples = check_positive_int(n_resamples, "n_resamples")
-    if not samples:
-        raise ValueError("bootstrap_ci needs at least one sample after the statistic, "
-                         "e.g. bootstrap_ci(accuracy, y_true, y_pred).")
-    arrays = [as_1d(s, f"sample {i}") for i, s in enumerate(samples)]
-    same_length(arrays, [f"sample {i}" for i in range(len(arrays))])
+    arrays = _bootstrap_samples(samples, confidence, n_resamples, "bootstrap_ci(accuracy, y_true, y_pred)")
     estimate = statistic(*arrays)
     if len(arrays[0]) == 1:  # a single example: every resample is the example itself
         return ConfidenceInterval(float(estimate), float(estimate), float(estimate))
@@ -191,14 +147,10 @@ def cluster_bootstrap_ci(statistic: Callable[..., float], *samples, groups, n_re
         >>> cluster_bootstrap_ci(np.mean, correct, groups=["d1", "d1", "d1", "d2", "d2", "d2"]).estimate
         0.5
     """
-    confidence = check_confidence(confidence)
-    n_resamples = check_positive_int(n_resamples, "n_resamples")
-    if not samples:
-        raise ValueError("cluster_bootstrap_ci needs at least one sample after the statistic, "
-                         "e.g. cluster_bootstrap_ci(accuracy, y_true, y_pred, groups=draft_ids).")
-    arrays = [as_1d(s, f"sample {i}") for i, s in enumerate(samples)]
+    arrays = _bootstrap_samples(samples, confidence, n_resamples,
+                                "cluster_bootstrap_ci(accuracy, y_true, y_pred, groups=draft_ids)")
     groups = as_1d(groups, "groups")
-    same_length(arrays + [groups], [f"sample {i}" for i in range(len(arrays))] + ["groups"])
+    check_same_length(arrays + [groups], [f"sample {i}" for i in range(len(arrays))] + ["groups"])
     _, group_index = np.unique(groups, return_inverse=True)
     members = [np.flatnonzero(group_index == g) for g in range(group_index.max() + 1)]
     rng = np.random.default_rng(seed)
@@ -296,7 +248,7 @@ def cohens_kappa(ratings_a, ratings_b) -> float:
         0.5
     """
     a, b = as_1d(ratings_a, "ratings_a"), as_1d(ratings_b, "ratings_b")
-    same_length([a, b], ["ratings_a", "ratings_b"])
+    check_same_length([a, b], ["ratings_a", "ratings_b"])
     observed = float(np.mean(a == b))
     labels = np.unique(np.concatenate([a, b]))
     chance = float(sum(np.mean(a == label) * np.mean(b == label) for label in labels))
@@ -308,7 +260,7 @@ def cohens_kappa(ratings_a, ratings_b) -> float:
 
 def _verdicts(first_order, swapped_order) -> tuple[np.ndarray, np.ndarray]:
     first, swapped = as_1d(first_order, "first_order"), as_1d(swapped_order, "swapped_order")
-    same_length([first, swapped], ["first_order", "swapped_order"])
+    check_same_length([first, swapped], ["first_order", "swapped_order"])
     for name, array in (("first_order", first), ("swapped_order", swapped)):
         unknown = ~np.isin(array, VERDICTS)
         if unknown.any():

@@ -24,6 +24,9 @@ from collections.abc import Sequence
 
 import torch
 
+from utils.core.checks import check_int
+from utils.core.model_modes import eval_mode
+
 LETTERS = ("A", "B", "C", "D")
 CAPITALS = {"France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Japan": "Tokyo",
             "China": "Beijing", "Russia": "Moscow", "Egypt": "Cairo", "Greece": "Athens",
@@ -88,8 +91,7 @@ def make_questions(n: int, seed: int = 0, exclude: set[str] | None = None) -> li
         >>> {q["question"] for q in shots} & {q["question"] for q in test}
         set()
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a whole number >= 0, got {n!r}.")
+    check_int(n, "n", low=0)
     rng, seen, questions = random.Random(seed), set(exclude or ()), []
     for _ in range(100 * n + 100):
         if len(questions) == n:
@@ -150,7 +152,6 @@ def _single_token_ids(tokenizer, choices: Sequence[str]) -> list[int]:
     return ids
 
 
-@torch.no_grad()
 def choice_probabilities(model, tokenizer, texts: Sequence[str], choices: Sequence[str],
                          batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     """For each text, the probability of each single-token choice as the very next token.
@@ -161,32 +162,28 @@ def choice_probabilities(model, tokenizer, texts: Sequence[str], choices: Sequen
     means to answer in this form; near 0: it wanted to write something else).
 
     Example:
-        >>> probs, mass = choice_probabilities(model, tokenizer, ["Answer:"], [" A", " B"])  # doctest: +SKIP
-        >>> probs.shape  # doctest: +SKIP
-        torch.Size([1, 2])
+        >>> from utils.core.models import load_model
+        >>> model, tokenizer = load_model()
+        >>> probs, mass = choice_probabilities(model, tokenizer, ["Question: Is snow cold?\\nAnswer:"],
+        ...                                    [" yes", " no"])
+        >>> probs.shape, round(probs.sum().item(), 4), 0 < mass.item() < 1
+        (torch.Size([1, 2]), 1.0, True)
     """
     if not texts:
         raise ValueError("texts is empty: pass at least one prompt.")
     ids = torch.tensor(_single_token_ids(tokenizer, choices))
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    was_training = model.training
-    model.eval()
     rows = []
-    try:
+    with eval_mode(model, tokenizer, padding_side="left"):
         for start in range(0, len(texts), batch_size):
             batch = tokenizer(list(texts[start:start + batch_size]), return_tensors="pt", padding=True,
                               add_special_tokens=False).to(model.device)
             logits = model(**batch, logits_to_keep=1).logits[:, -1].float()  # only the last position
             rows.append(torch.softmax(logits, dim=-1)[:, ids.to(logits.device)].cpu())
-    finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
     raw = torch.cat(rows)
     mass = raw.sum(dim=1)
     return raw / mass[:, None], mass
 
 
-@torch.no_grad()
 def continuation_log_likelihoods(model, tokenizer, context: str, continuations: Sequence[str]
                                  ) -> tuple[list[float], list[int]]:
     """Summed log-probability of each continuation after ``context``, and its token count.
@@ -196,8 +193,13 @@ def continuation_log_likelihoods(model, tokenizer, context: str, continuations: 
     batch (padding after a causal sequence never changes its real tokens).
 
     Example:
+        >>> from utils.core.models import load_model
+        >>> model, tokenizer = load_model()
         >>> options = [" Paris", " Rome"]
-        >>> scores, _ = continuation_log_likelihoods(model, tokenizer, "Answer:", options)  # doctest: +SKIP
+        >>> scores, lengths = continuation_log_likelihoods(model, tokenizer, "The capital of France is",
+        ...                                                options)
+        >>> scores[0] > scores[1], lengths  # one token each
+        (True, [1, 1])
     """
     if not continuations:
         raise ValueError("continuations is empty: pass the options to score.")
@@ -212,12 +214,8 @@ def continuation_log_likelihoods(model, tokenizer, context: str, continuations: 
     width = max(map(len, rows))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     batch = torch.tensor([row + [pad] * (width - len(row)) for row in rows], device=model.device)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         log_probs = torch.log_softmax(model(input_ids=batch).logits.float(), dim=-1)
-    finally:
-        model.train(was_training)
     scores = []
     for i, option in enumerate(options):
         first = len(context_ids) - 1  # the logits at position t predict token t + 1

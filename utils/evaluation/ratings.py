@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import connected_components
 
-from utils.evaluation.metrics import check_confidence, check_positive_int
+from utils.core.checks import check_confidence, check_number, check_positive, check_positive_int
 
 MATCH_COLUMNS = ("player_a", "player_b", "score_a")
 SCORES = (0.0, 0.5, 1.0)  # B won, tie, A won
@@ -118,9 +118,7 @@ def _elo(index_a, index_b, scores, n_players: int, k: float, initial: float, his
 
 
 def _check_k(k: float) -> float:
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or not k > 0:
-        raise ValueError(f"k (the Elo step size) must be a positive number such as 32, got {k!r}.")
-    return float(k)
+    return check_positive(k, "k (the Elo step size)", hint="e.g. 32")
 
 
 def elo_ratings(matches: pd.DataFrame, k: float = 32.0, initial: float = 1000.0,
@@ -195,9 +193,7 @@ def _bradley_terry(index_a, index_b, scores, players: list, pseudo_count: float,
 
 
 def _check_pseudo_count(pseudo_count: float) -> float:
-    if isinstance(pseudo_count, bool) or not isinstance(pseudo_count, (int, float)) or not pseudo_count >= 0:
-        raise ValueError(f"pseudo_count must be zero or positive (e.g. 0.5), got {pseudo_count!r}.")
-    return float(pseudo_count)
+    return check_number(pseudo_count, "pseudo_count", 0.0, hint="e.g. 0.5")
 
 
 def bradley_terry(matches: pd.DataFrame, players: Sequence[str] | None = None, pseudo_count: float = 0.0,

@@ -8,46 +8,29 @@ module adds them as a ``LogitsProcessor``, wraps ``generate`` in an API-shaped
 Example:
     >>> from utils.core.models import load_model
     >>> from utils.generation.sampling import chat_completion
-    >>> model, tokenizer = load_model()  # doctest: +SKIP
+    >>> model, tokenizer = load_model()
     >>> response = chat_completion(model, tokenizer, [{"role": "user", "content": "Hi!"}],
-    ...                            n=2, temperature=0.7, max_tokens=20, seed=0)  # doctest: +SKIP
-    >>> [c["finish_reason"] for c in response["choices"]]  # doctest: +SKIP
-    ['stop', 'length']
+    ...                            n=2, temperature=0.7, max_tokens=8, seed=0)
+    >>> [c["finish_reason"] for c in response["choices"]]  # both cut off at 8 tokens
+    ['length', 'length']
+    >>> response["usage"]
+    {'prompt_tokens': 32, 'completion_tokens': 16, 'total_tokens': 48}
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
+
+from utils.core.checks import check_int, check_number, check_positive
+from utils.core.model_modes import eval_mode
+from utils.generation.batched import chat_batch, generate_batch, seeded
 
 # The ranges and defaults of the hosted chat-completion APIs (OpenAI's /v1/chat/completions).
 PENALTY_RANGE = (-2.0, 2.0)
 TEMPERATURE_RANGE = (0.0, 2.0)
 MAX_N = 128
 ROLES = {"system", "user", "assistant"}
-
-
-def _check_number(name: str, value, low: float, high: float, low_open: bool = False) -> float:
-    """``value`` as a float when it lies in [low, high] (or (low, high] with ``low_open``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    too_low = value <= low if low_open else value < low
-    if too_low or value > high:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must lie in {bracket}{low:g}, {high:g}], got {value!r}.")
-    return float(value)
-
-
-def _check_int(name: str, value, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, got {value!r}.")
-    if value < low or (high is not None and value > high):
-        upper = f" and at most {high}" if high is not None else ""
-        raise ValueError(f"{name} must be at least {low}{upper}, got {value}.")
-    return value
 
 
 class FrequencyPresencePenalty(LogitsProcessor):
@@ -74,9 +57,9 @@ class FrequencyPresencePenalty(LogitsProcessor):
     def __init__(self, frequency_penalty: float = 0.0, presence_penalty: float = 0.0,
                  prompt_length: int = 0):
         low, high = PENALTY_RANGE
-        self.frequency_penalty = _check_number("frequency_penalty", frequency_penalty, low, high)
-        self.presence_penalty = _check_number("presence_penalty", presence_penalty, low, high)
-        self.prompt_length = _check_int("prompt_length", prompt_length, 0)
+        self.frequency_penalty = check_number(frequency_penalty, "frequency_penalty", low, high)
+        self.presence_penalty = check_number(presence_penalty, "presence_penalty", low, high)
+        self.prompt_length = check_int(prompt_length, "prompt_length", low=0)
 
     def token_counts(self, input_ids: torch.LongTensor, vocab_size: int) -> torch.Tensor:
         """``(batch, vocab_size)`` counts of each token among each row's generated tokens."""
@@ -125,18 +108,6 @@ def _eos_ids(model, tokenizer) -> set[int]:
     return ids
 
 
-@contextlib.contextmanager
-def _seeded(seed: int | None, device: torch.device):
-    """Seed torch for the block only, leaving the notebook's own random state untouched."""
-    if seed is None:
-        yield
-        return
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
 def generate_choices(model, tokenizer, messages: list[dict], *, n: int = 1, temperature: float = 1.0,
                      top_p: float = 1.0, top_k: int = 0, frequency_penalty: float = 0.0,
                      presence_penalty: float = 0.0, repetition_penalty: float = 1.0,
@@ -149,16 +120,14 @@ def generate_choices(model, tokenizer, messages: list[dict], *, n: int = 1, temp
     assistant's answer with given text, which the model continues; the penalties count its tokens
     as generated ones (the completion's text and tokens are the continuation only)."""
     check_messages(messages)
-    n = _check_int("n", n, 1)
-    temperature = _check_number("temperature", temperature, 0.0, math.inf)
-    top_p = _check_number("top_p", top_p, 0.0, 1.0, low_open=True)
-    top_k = _check_int("top_k", top_k, 0)
-    repetition_penalty = _check_number("repetition_penalty", repetition_penalty, 0.0, math.inf,
-                                       low_open=True)
+    n = check_int(n, "n", low=1)
+    temperature = check_number(temperature, "temperature", 0.0, hint="0 decodes greedily")
+    top_p = check_number(top_p, "top_p", 0.0, 1.0, low_open=True)
+    top_k = check_int(top_k, "top_k", low=0)
+    repetition_penalty = check_positive(repetition_penalty, "repetition_penalty", hint="1.0 changes nothing")
     if max_tokens is not None:
-        max_tokens = _check_int("max_tokens", max_tokens, 1)
-    batch = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                          return_dict=True).to(model.device)
+        max_tokens = check_int(max_tokens, "max_tokens", low=1)
+    batch = chat_batch(tokenizer, [messages], model.device)
     penalty_start = batch["input_ids"].shape[1]  # the penalties count tokens from here on
     if assistant_prefix:
         prefix = tokenizer(assistant_prefix, add_special_tokens=False, return_tensors="pt")
@@ -172,14 +141,11 @@ def generate_choices(model, tokenizer, messages: list[dict], *, n: int = 1, temp
         raise ValueError(f"prompt ({prompt_length} tokens) + max_tokens ({max_tokens}) exceeds the "
                          f"model's context of {context} tokens; lower max_tokens.")
     penalty = FrequencyPresencePenalty(frequency_penalty, presence_penalty, penalty_start)
-    sampling = temperature > 0  # temperature 0 means greedy decoding, as in the API
-    knobs = dict(temperature=temperature, top_p=top_p, top_k=top_k) if sampling else {}
-    with _seeded(seed, model.device), torch.no_grad():
-        output = model.generate(
-            input_ids=batch["input_ids"].repeat(n, 1), attention_mask=batch["attention_mask"].repeat(n, 1),
-            max_new_tokens=max_tokens, do_sample=sampling, repetition_penalty=repetition_penalty,
-            logits_processor=LogitsProcessorList([penalty]), pad_token_id=tokenizer.pad_token_id,
-            return_dict_in_generate=True, output_logits=model_logprobs, **knobs)
+    with eval_mode(model), seeded(seed, model.device):  # temperature 0 is greedy, as in the API
+        output = generate_batch(model, tokenizer, batch, max_tokens, n, temperature, top_p, top_k,
+                                repetition_penalty=repetition_penalty,
+                                logits_processor=LogitsProcessorList([penalty]),
+                                return_dict_in_generate=True, output_logits=model_logprobs)
     generated = output.sequences[:, prompt_length:].tolist()
     logprobs = None
     if model_logprobs:
@@ -217,14 +183,16 @@ def chat_completion(model, tokenizer, messages: list[dict], n: int = 1, temperat
     "stop" when the model ended its turn and "length" when ``max_tokens`` cut it off.
 
     Example:
+        >>> from utils.core.models import load_model
+        >>> model, tokenizer = load_model()
         >>> r = chat_completion(model, tokenizer, [{"role": "user", "content": "Hi"}],
-        ...                     max_tokens=1)  # doctest: +SKIP
-        >>> r["choices"][0]["finish_reason"]  # doctest: +SKIP
-        'length'
+        ...                     max_tokens=1)
+        >>> r["choices"][0]["finish_reason"], r["usage"]["completion_tokens"]
+        ('length', 1)
     """
-    _check_int("n", n, 1, MAX_N)
-    _check_number("temperature", temperature, *TEMPERATURE_RANGE)
-    _check_number("top_p", top_p, 0.0, 1.0, low_open=True)
+    check_int(n, "n", low=1, high=MAX_N)
+    check_number(temperature, "temperature", *TEMPERATURE_RANGE)
+    check_number(top_p, "top_p", 0.0, 1.0, low_open=True)
     return generate_choices(model, tokenizer, messages, n=n, temperature=temperature, top_p=top_p,
                             frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
                             max_tokens=max_tokens, seed=seed)
@@ -238,7 +206,7 @@ def distinct_n(sequences: list[list], n: int = 2) -> float:
     >>> distinct_n([[1, 2, 3], [1, 2, 4]], n=2)  # pairs (1,2) (2,3) (1,2) (2,4): 3 distinct of 4
     0.75
     """
-    _check_int("n", n, 1)
+    check_int(n, "n", low=1)
     grams = [tuple(seq[i:i + n]) for seq in sequences for i in range(len(seq) - n + 1)]
     if not grams:
         raise ValueError(f"no sequence is {n} tokens long; distinct-{n} is undefined.")

@@ -5,10 +5,16 @@ The logic is one plain function, ``explore``, which a test (or a notebook cell) 
 values the sliders hold; ``explorer_panel`` is the thin ipywidgets layer that calls it.
 
 Example:
+    >>> from utils.core.models import load_model
     >>> from utils.generation.sampling_explorer import explore, explorer_panel
-    >>> view = explore(model, tokenizer, "Name a fruit.", temperature=0.7, n=2)  # doctest: +SKIP
-    >>> view.table.head()  # token, probability before and after  # doctest: +SKIP
-    >>> display(explorer_panel(model, tokenizer))  # doctest: +SKIP
+    >>> model, tokenizer = load_model()
+    >>> view = explore(model, tokenizer, "Name a fruit.", temperature=0.7, top_k=5, n=2, max_tokens=5)
+    >>> list(view.table.columns)  # each shown token's probability before and after the processors
+    ['token', 'token_id', 'before', 'after']
+    >>> view.table["token"][0], view.kept_tokens, len(view.completions)  # top-k 5 keeps 5 tokens
+    ("'The'", 5, 2)
+    >>> explorer_panel(model, tokenizer)  # a notebook shows the sliders; plain text shows this
+    Sampling explorer: run the notebook to use the sliders.
 """
 
 from __future__ import annotations

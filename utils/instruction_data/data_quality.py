@@ -38,8 +38,7 @@ import random
 import string
 from collections.abc import Callable, Sequence
 
-import torch
-
+from utils.core.model_modes import eval_mode
 from utils.course_data import sft_data
 
 ANSWER_KEYS = ("name", "item", "quantity")  # the order task's answer, in this order
@@ -287,20 +286,15 @@ def length_outliers(lengths: Sequence[int], low: float = 0.5, high: float = 2.0)
     return [length < low * median or length > high * median for length in lengths]
 
 
-@torch.no_grad()
 def answer_perplexities(model, tokenizer, records: Sequence[dict], batch_size: int = 16) -> list[float]:
     """The perplexity of each record's answer given its prompt under ``model``: exp of the mean
     next-token loss over the answer's tokens (its end-of-turn token included). 1.0 is a perfectly
     predicted answer; a high value marks an answer the model finds surprising."""
-    was_training = model.training
-    model.eval()
     scores = []
-    try:
+    with eval_mode(model):
         for losses, counted in sft_data.answer_token_losses(model, tokenizer, list(records), batch_size):
             counted = counted.sum(dim=1)
             scores += [math.exp(value) for value in (losses.sum(dim=1) / counted).tolist()]
-    finally:
-        model.train(was_training)
     return scores
 
 

@@ -24,11 +24,11 @@ Example:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 
 import pandas as pd
 
+from utils.core.checks import check_number, check_positive_int
 from utils.instruction_data.formats import FormatError, detect_format, record_problems
 
 # The text fields counted for each format; chat formats are counted per role. A system column is
@@ -120,9 +120,6 @@ def training_cost(total_tokens: int, epochs: int, price_per_1k_tokens: float) ->
         24.0
     """
     for name, value in (("total_tokens", total_tokens), ("price_per_1k_tokens", price_per_1k_tokens)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-                or value < 0:
-            raise ValueError(f"{name} must be a number of at least 0, got {value!r}.")
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}.")
+        check_number(value, name, 0.0, math.inf, high_open=True)
+    check_positive_int(epochs, "epochs")
     return float(total_tokens * epochs * price_per_1k_tokens / 1000)

@@ -278,10 +278,11 @@ def timing_line(row: dict) -> str:
     its row of the benchmark CSV, so no figure there is typed by hand.
 
     Example:
-        >>> timing_line({"wall_s": "148", "peak_rss_mb": "3041", "cpu_load": "2.1", "hardware": "AMD EPYC"})
-        '**Time and memory:** 2 min 28 s and 3.0 GB peak memory in lesson mode on AMD EPYC (1-minute \
-load average 2.1 at the end), as measured by `bash course.sh bench`; the README\'s course map lists \
-every notebook.'
+        >>> print(timing_line({"wall_s": "148", "peak_rss_mb": "3041", "cpu_load": "2.1",
+        ...                    "hardware": "AMD EPYC"}))
+        **Time and memory:** 2 min 28 s and 3.0 GB peak memory in lesson mode on AMD EPYC (1-minute
+        load average 2.1 at the end), as measured by `bash course.sh bench`; the README's course map
+        lists every notebook.
     """
     minutes, seconds = divmod(int(row["wall_s"]), 60)
     load = f" (1-minute load average {row['cpu_load']} at the end)" if row.get("cpu_load") else ""
@@ -316,6 +317,8 @@ def update_course_map(readme: Path, rows: list[dict]) -> None:
                      f"{minutes} min {seconds:02d} s | {int(row['peak_rss_mb']) / 1024:.1f} GB | "
                      f"{row.get('cpu_load') or '-'} |")
     hardware_seen = sorted({row["hardware"] for row in rows})
+    total_minutes, total_seconds = divmod(sum(int(row["wall_s"]) for row in rows), 60)
+    lines.append(f"| **whole course** | | **{total_minutes} min {total_seconds:02d} s** | | |")
     lines.append("")
     lines.append("Measured with `bash course.sh bench` on: " + "; ".join(hardware_seen) + ". "
                  "The last column is the 1-minute load average when the notebook finished: "

@@ -6,12 +6,14 @@ ends, even after an error. A server that does not come up (it exits, or misses t
 killed with its whole process group and reported with the last lines of its log.
 
 Example:
+    >>> from utils.core.models import ensure_bundled_cache
     >>> from utils.production import serving
-    >>> with serving.serve_model("runs/09_sft_model") as server:  # doctest: +SKIP
+    >>> folder = str(ensure_bundled_cache())  # any save_pretrained folder, e.g. notebook 09's SFT model
+    >>> with serving.serve_model(folder) as server:  # doctest: +SKIP
     ...     reply = server.client().chat.completions.create(
     ...         model=server.model, messages=[{"role": "user", "content": "Hi"}], max_tokens=20)
     >>> reply.choices[0].message.content  # doctest: +SKIP
-    'Hello! How can I help you today?'
+    'Hello! How can I assist you today?'
 """
 
 from __future__ import annotations

@@ -3,13 +3,16 @@ artifact folder under ``runs/mlruns/``. Log a run's parameters, final metrics, p
 files; read the runs back as a pandas table.
 
 Example:
+    >>> import tempfile
     >>> from utils.production import tracking
-    >>> store = tracking.use_local_store(tmp_folder, experiment="demo")  # doctest: +SKIP
+    >>> store = tracking.use_local_store(tempfile.mkdtemp(), experiment="demo")
     >>> run_id = tracking.log_run("sft", params={"learning_rate": 1e-4}, metrics={"loss": 0.3},
-    ...                           curves={"loss": [(1, 1.2), (2, 0.3)]})  # doctest: +SKIP
-    >>> tracking.runs_table("demo", store)[["run_name", "learning_rate", "loss"]]  # doctest: +SKIP
+    ...                           curves={"train_loss": [(1, 1.2), (2, 0.3)]})
+    >>> tracking.runs_table("demo", store)[["run_name", "learning_rate", "loss"]]
       run_name learning_rate  loss
     0      sft        0.0001   0.3
+    >>> tracking.metric_history(run_id, "train_loss")["value"].tolist()
+    [1.2, 0.3]
 """
 
 from __future__ import annotations
