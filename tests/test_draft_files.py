@@ -210,7 +210,7 @@ def test_convert_rejects_a_non_positive_max_drafts(tmp_path, capsys):
 def test_convert_command_line(tmp_path):
     source = write_csv(tmp_path / "d.csv", two_picks())
     out = tmp_path / "picks.jsonl"
-    result = subprocess.run([sys.executable, "-m", "utils.drafts.files", "convert", str(source), str(out)],
+    result = subprocess.run([sys.executable, "-m", "utils.drafts", "convert", str(source), str(out)],
                             cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "wrote 2 picks" in result.stdout and len(read_jsonl(out)) == 2
