@@ -134,7 +134,7 @@ def unbacked_numbers(path: str | Path) -> list[Unbacked]:
     Example:
         >>> import nbformat, pathlib, tempfile
         >>> nb = nbformat.v4.new_notebook(cells=[
-        ...     nbformat.v4.new_markdown_cell("Accuracy rose to 0.46, then 0.99."),
+        ...     nbformat.v4.new_markdown_cell("Accuracy rose to 0.46, then 0.99. Adam came in 2015."),
         ...     nbformat.v4.new_code_cell("print(acc)", outputs=[
         ...         nbformat.v4.new_output("stream", text="0.457\\n")])])
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "demo.ipynb"; nbformat.write(nb, path)
@@ -157,11 +157,19 @@ def unbacked_numbers(path: str | Path) -> list[Unbacked]:
                 continue
             for match in NUMBER.finditer(sentence):
                 value, decimals, percent = parse_number(match.group())
-                if decimals == 0 and not percent and abs(value) < 10:
+                if decimals == 0 and not percent and abs(value) < 10 or _is_year(match, sentence):
                     continue
                 if not is_backed(match.group(), shown):
                     found.append(Unbacked(index, match.group(), " ".join(sentence.split())))
     return found
+
+
+def _is_year(match: re.Match, sentence: str) -> bool:
+    """A publication year as references write it: "Name, *Title*, 2021." or "(2024)"."""
+    if not re.fullmatch(r"(19|20)\d\d", match.group()):
+        return False
+    before, after = sentence[:match.start()].rstrip(), sentence[match.end():].lstrip()
+    return before.endswith((",", "(")) or after[:1] in {"", ".", ";", ":", ")"}
 
 
 def read_ratchet(path: Path = RATCHET) -> dict[str, list[str]]:
