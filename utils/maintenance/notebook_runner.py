@@ -40,6 +40,7 @@ README = REPO_ROOT / "README.md"
 MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 BENCH_FIELDS = ["notebook", "wall_s", "peak_rss_mb", "cpu_load", "hardware"]
+GPU_NOT_MEASURED = "not measured yet"  # the benchmark runs on the CPU; no GPU run has been recorded
 
 # Run before the notebook's own cells and removed afterwards: text progress bars instead of
 # widgets (readable in a committed notebook), and no colour codes from libraries.
@@ -309,16 +310,16 @@ def update_course_map(readme: Path, rows: list[dict]) -> None:
     if MAP_START not in text or MAP_END not in text:
         return
     topics = _topics(text)
-    lines = ["| notebook | topic | CPU wall time (lesson mode) | peak memory | CPU load during run |",
-             "|---|---|---|---|---|"]
+    lines = ["| notebook | topic | CPU wall time (lesson mode) | peak memory | CPU load during run "
+             "| GPU time |", "|---|---|---|---|---|---|"]
     for row in rows:
         minutes, seconds = divmod(int(row["wall_s"]), 60)
         lines.append(f"| `{row['notebook']}` | {topics.get(row['notebook'], '')} | "
                      f"{minutes} min {seconds:02d} s | {int(row['peak_rss_mb']) / 1024:.1f} GB | "
-                     f"{row.get('cpu_load') or '-'} |")
+                     f"{row.get('cpu_load') or '-'} | {GPU_NOT_MEASURED} |")
     hardware_seen = sorted({row["hardware"] for row in rows})
     total_minutes, total_seconds = divmod(sum(int(row["wall_s"]) for row in rows), 60)
-    lines.append(f"| **whole course** | | **{total_minutes} min {total_seconds:02d} s** | | |")
+    lines.append(f"| **whole course** | | **{total_minutes} min {total_seconds:02d} s** | | | |")
     lines.append("")
     lines.append("Measured with `bash course.sh bench` on: " + "; ".join(hardware_seen) + ". "
                  "The last column is the 1-minute load average when the notebook finished: "
