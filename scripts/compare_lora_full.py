@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from utils.core import runtime  # noqa: E402
+from utils.training.trl_on_cpu import score_labelled_positions_only  # noqa: E402
 
 DEFAULT_OUT = runtime.REPO_ROOT / "data" / "results"
 DEFAULT_LR = {"full": 1e-4, "lora": 1e-3}  # full: notebook 02's sweep; LoRA: 10x, as usual for adapters
@@ -132,7 +133,7 @@ def train_and_measure(spec: dict) -> dict:
             lr_scheduler_type="constant",  # runs of different length stay comparable step by step
             max_length=128, logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
             activation_checkpointing=False,  # TRL's default; a 135M model needs no memory saving
-            bf16=False, **runtime.mixed_precision_args(device), dataloader_pin_memory=False,
+            **runtime.mixed_precision_args(device), dataloader_pin_memory=False,
             seed=spec["seed"],
         )
         lora = None
@@ -185,6 +186,7 @@ def hardware() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    score_labelled_positions_only()  # TRL's vocabulary head only where a label is, on the CPU too
     args = parse_args(argv)
     if args.single:
         print(json.dumps(train_and_measure(json.loads(args.single))))

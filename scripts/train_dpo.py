@@ -29,6 +29,7 @@ from trl import DPOConfig, DPOTrainer, ModelConfig, TrlParser, get_peft_config  
 from scripts.train_sft import LOG_FILE, cpu_processes_flag, global_batch_size, write_log  # noqa: E402
 from utils.core import models, runtime  # noqa: E402
 from utils.course_data import preference_data  # noqa: E402
+from utils.training.trl_on_cpu import score_labelled_positions_only  # noqa: E402
 
 LOGGED = ("loss", "rewards/accuracies", "rewards/margins")  # what training_log.json keeps per step
 
@@ -43,8 +44,10 @@ class DataArguments:
 
 
 def main(argv: list[str] | None = None) -> Path:
+    score_labelled_positions_only()  # TRL's vocabulary head only where a label is, on the CPU too
     parser = TrlParser((DataArguments, DPOConfig, ModelConfig))
     argv = cpu_processes_flag(list(sys.argv[1:] if argv is None else argv))
+    argv = runtime.mixed_precision_flags(argv, runtime.pick_device())  # bf16 where the chip has it
     data_args, config, model_args = parser.parse_args_and_config(argv)
     datasets.disable_progress_bars()
     pairs = preference_data.load_pairs(runtime.REPO_ROOT / data_args.train_file)  # validated on load

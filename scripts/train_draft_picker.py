@@ -53,6 +53,7 @@ from utils.drafts import baselines as draft_baselines  # noqa: E402
 from utils.drafts import files as drafts
 from utils.drafts import prompts as draft_prompts
 from utils.drafts.simulation import course_draft_file  # noqa: E402
+from utils.training.trl_on_cpu import score_labelled_positions_only  # noqa: E402
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # attention only: ~0.9M weights in all 30 layers
 OBJECTIVES = ("pack-softmax", "sft")
@@ -166,7 +167,7 @@ def train_sft(model, tokenizer, records, info, args, timer) -> tuple[object, lis
         # constant after warm-up: a time limit may cut the run short
         lr_scheduler_type="constant_with_warmup", warmup_steps=max(1, args.steps // 50),
         max_length=1024, logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
-        activation_checkpointing=False, bf16=False, **runtime.mixed_precision_args(runtime.pick_device()),
+        activation_checkpointing=False, **runtime.mixed_precision_args(runtime.pick_device()),
         dataloader_pin_memory=False, seed=args.seed,
     )
     trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
@@ -301,6 +302,7 @@ def train(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    score_labelled_positions_only()  # TRL's vocabulary head only where a label is, on the CPU too
     args = parse_args(argv)
     if args.eval_only:
         log = evaluate_saved(args)

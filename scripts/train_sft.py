@@ -33,6 +33,7 @@ from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config  
 
 from utils.core import models, runtime  # noqa: E402
 from utils.course_data import sft_data  # noqa: E402
+from utils.training.trl_on_cpu import score_labelled_positions_only  # noqa: E402
 
 LOG_FILE = "training_log.json"
 
@@ -79,8 +80,10 @@ def cpu_processes_flag(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> Path:
+    score_labelled_positions_only()  # TRL's vocabulary head only where a label is, on the CPU too
     parser = TrlParser((DataArguments, SFTConfig, ModelConfig))
     argv = cpu_processes_flag(list(sys.argv[1:] if argv is None else argv))
+    argv = runtime.mixed_precision_flags(argv, runtime.pick_device())  # bf16 where the chip has it
     data_args, config, model_args = parser.parse_args_and_config(argv)
     datasets.disable_progress_bars()  # preparing a few dozen records is instant; the bars are noise
     records = sft_data.load_split(runtime.REPO_ROOT / data_args.train_file)

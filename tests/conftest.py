@@ -11,7 +11,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from utils.core.models import ensure_bundled_cache
-from utils.core.runtime import RESULTS_ENV
+from utils.core.runtime import PRECISION_ENV, RESULTS_ENV
 from utils.maintenance.notebook_runner import RunResult, execute_notebook, list_notebooks
 
 
@@ -19,6 +19,13 @@ class NotebookRun:
     def __init__(self, result: RunResult, results: dict):
         self.result = result
         self.results = results
+
+
+@pytest.fixture
+def float32(monkeypatch):
+    """Scoring and generation in float32 (COURSE_PRECISION=fp32) for one test: for checks that a
+    batched result equals one-by-one passes to 1e-5, or that lean on a random model's greedy path."""
+    monkeypatch.setenv(PRECISION_ENV, "fp32")
 
 
 @pytest.fixture(scope="session")

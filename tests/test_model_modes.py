@@ -49,3 +49,16 @@ def test_a_bad_padding_side_is_refused_before_anything_changes():
         with eval_mode(model, tokenizer, padding_side="middle"):
             pass
     assert model.training and tokenizer.padding_side == "right"
+
+
+def test_inference_runs_in_the_course_precision(monkeypatch):
+    from utils.core import runtime
+
+    monkeypatch.delenv(runtime.PRECISION_ENV, raising=False)
+    monkeypatch.setattr(runtime, "cpu_supports_bf16", lambda flags=None: True)
+    layer = torch.nn.Linear(4, 4)
+    with eval_mode(layer):
+        assert layer(torch.ones(1, 4)).dtype == torch.bfloat16
+    with eval_mode(layer, autocast=False):
+        assert layer(torch.ones(1, 4)).dtype == torch.float32
+    assert layer(torch.ones(1, 4)).dtype == torch.float32 and layer.weight.dtype == torch.float32

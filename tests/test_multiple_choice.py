@@ -9,6 +9,8 @@ import torch
 from tests.tiny_models import tiny_llama
 from utils.evaluation import multiple_choice as mc
 
+pytestmark = pytest.mark.usefixtures("float32")  # batched scores are checked against single passes to 1e-5
+
 
 @pytest.fixture(scope="module")
 def tiny(tokenizer):

@@ -61,3 +61,14 @@ def test_merge_keeps_the_outputs(notebook_runs):
 def test_qlora_runs_or_says_why_not(notebook_runs):
     qlora = notebook_runs("04").results["qlora"]
     assert qlora["ran"] or "missing" in qlora["skipped_because"]
+
+
+def test_mixed_precision_keeps_float32_weights_and_learns_as_much(notebook_runs):
+    mixed = notebook_runs("04").results["mixed_precision"]
+    assert mixed["weights_dtype"] == {"float32": "torch.float32", "bf16 autocast": "torch.float32"}
+    fp32, bf16 = mixed["losses"]["float32"], mixed["losses"]["bf16 autocast"]
+    assert len(fp32) == len(bf16) == mixed["steps"]
+    held, untrained = mixed["held_out_loss"], mixed["untrained_loss"]
+    # both learn; bf16's held-out gain is at least half of float32's (one seed, a few steps)
+    assert held["float32"] < untrained and held["bf16 autocast"] < untrained
+    assert untrained - held["bf16 autocast"] > 0.5 * (untrained - held["float32"])

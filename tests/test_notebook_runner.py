@@ -86,21 +86,49 @@ def test_benchmark_rewrites_the_course_map(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n<!-- topics\n00_start_here: set-up and first chat\n-->\n"
                       f"{runner.MAP_START}\nold table\n{runner.MAP_END}\nafter\n")
-    results = [runner.RunResult("00_start_here", True, 75.4, 1536.0, cpu_load=1.2),
+    results = [runner.RunResult("00_start_here", True, 75.4, 1536.0, cpu_load=1.2,
+                                throughput={"train_precision": "bf16", "train_tokens_per_s": 412,
+                                            "train_gflops": 330, "train_peak_share": 0.33}),
                runner.RunResult("01_broken", False, 3.0, None, "boom")]
     notebook = tmp_path / "00_start_here.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
         f"# Start\n\n{runner.TIMING_START}typed by hand: 9 min{runner.TIMING_END}\n\nMore.")]), notebook)
-    runner.write_benchmark(results, csv_path=tmp_path / "bench.csv", readme=readme, notebook_dir=tmp_path)
+    runner.write_benchmark(results, csv_path=tmp_path / "bench.csv", readme=readme, notebook_dir=tmp_path,
+                           peaks={"fp32": 210, "bf16": 990})
     first = nbformat.read(notebook, as_version=4).cells[0].source
     assert "typed by hand" not in first and first.endswith("\n\nMore.")
     assert "**Time and memory:** 1 min 15 s and 1.5 GB peak memory in lesson mode on" in first
     text = readme.read_text()
-    row = "| `00_start_here` | set-up and first chat | 1 min 15 s | 1.5 GB | 1.2 | not measured yet |"
+    row = ("| `00_start_here` | set-up and first chat | 1 min 15 s | 1.5 GB | 1.2 | 412 bf16 (33%) "
+           "| not measured yet |")
     assert row in text
-    assert "| **whole course** | | **1 min 15 s** | | | |" in text
+    assert "| **whole course** | | **1 min 15 s** | | | | |" in text
+    assert "(peaks: 210 GFLOP/s float32, 990 bf16)" in text
     assert "old table" not in text and "01_broken" not in text and text.endswith("after\n")
     assert "00_start_here,75,1536,1.2," in (tmp_path / "bench.csv").read_text()
+    assert ",bf16,412,330,0.33,210,990" in (tmp_path / "bench.csv").read_text()
+
+
+def test_the_benchmark_meters_a_notebooks_trainer(tmp_path):
+    # a tiny Trainer run inside a notebook: setup_notebook adds the meter when the runner asks
+    cells = [f"import sys\nsys.path.insert(0, {str(runner.REPO_ROOT)!r})\n"
+             "from utils.core import runtime\nruntime.setup_notebook()",
+             "import torch\nfrom datasets import Dataset\n"
+             "from transformers import Trainer, TrainingArguments\n"
+             "from tests.tiny_models import tiny_llama\n"
+             "class Tok:\n    pad_token_id, eos_token_id, bos_token_id = 0, 1, 2\n"
+             "    def __len__(self):\n        return 64\n"
+             "model = tiny_llama(Tok(), hidden_size=16, intermediate_size=32, layers=1)\n"
+             "data = Dataset.from_list([{'input_ids': [1, 2, 3, 4], 'labels': [1, 2, 3, 4]}] * 6)\n"
+             "args = TrainingArguments(output_dir='out', max_steps=3, per_device_train_batch_size=2,\n"
+             "                         report_to='none', use_cpu=True, bf16=False, disable_tqdm=True)\n"
+             "Trainer(model=model, args=args, train_dataset=data).train()"]
+    path = _write_notebook(tmp_path / "01_train.ipynb", *cells)
+    result = runner.execute_notebook(path, fast=True, progress=False, peaks={"fp32": 100.0, "bf16": 400.0})
+    assert result.ok, result.error
+    assert result.throughput["train_precision"] == "fp32"
+    assert result.throughput["train_tokens_per_s"] > 0  # 3 steps x 2 rows x 4 tokens, timed
+    assert 0 <= result.throughput["train_peak_share"] < 1  # a tiny model is far from any peak
 
 
 def test_timing_line_needs_its_markers(tmp_path):

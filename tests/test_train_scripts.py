@@ -12,6 +12,7 @@ from trl import DPOConfig, ModelConfig, SFTConfig, TrlParser
 
 from scripts import train_dpo, train_sft
 from tests.tiny_models import tiny_llama
+from utils.core import runtime
 from utils.core.runtime import REPO_ROOT
 
 SFT_CONFIG = str(REPO_ROOT / "configs" / "sft.yaml")
@@ -21,17 +22,28 @@ TOLERANCE = 1e-3  # nats: float32 sums in another order differ by ~1e-6; a wrong
 
 def test_sft_config_maps_notebook_02_and_flags_win():
     parser = TrlParser((train_sft.DataArguments, SFTConfig, ModelConfig))
-    data, config, model = parser.parse_args_and_config(["--config", SFT_CONFIG, "--max_steps", "3"])
+    argv = runtime.mixed_precision_flags(["--config", SFT_CONFIG, "--max_steps", "3"], "cpu")
+    data, config, model = parser.parse_args_and_config(argv)
     assert model.model_name_or_path is None and data.train_file == "data/sft/train.jsonl"
     assert (config.per_device_train_batch_size, config.learning_rate, config.lr_scheduler_type) == (
         8, 1e-4, "constant")
     assert config.completion_only_loss and config.max_steps == 3  # the flag beat the file's 10
     assert train_sft.global_batch_size(config) == 8
+    assert config.bf16 == (runtime.precision("cpu") == "bf16")  # the course's policy reached the script
+
+
+def test_precision_flags_leave_an_explicit_choice_alone(tmp_path):
+    assert runtime.mixed_precision_flags(["--config", SFT_CONFIG, "--bf16", "false"], "cpu")[-2:] == [
+        "--bf16", "false"]
+    pinned = tmp_path / "pinned.yaml"
+    pinned.write_text("output_dir: x\nbf16: false\n")
+    assert runtime.mixed_precision_flags(["--config", str(pinned)], "cpu") == ["--config", str(pinned)]
 
 
 def test_dpo_config_makes_a_lora_adapter():
     parser = TrlParser((train_dpo.DataArguments, DPOConfig, ModelConfig))
-    data, config, model = parser.parse_args_and_config(["--config", DPO_CONFIG])
+    argv = runtime.mixed_precision_flags(["--config", DPO_CONFIG], "cpu")
+    data, config, model = parser.parse_args_and_config(argv)
     assert model.use_peft and model.lora_r == 16 and model.lora_alpha == 32
     assert config.beta == 0.1 and train_dpo.global_batch_size(config) == 8
     assert data.train_file == "data/preference/train.jsonl"

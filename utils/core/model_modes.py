@@ -1,8 +1,10 @@
 """Model modes: run a model for inference inside a block and get its training state back afterwards.
 
-Scoring and generation helpers need the model in eval mode (no dropout), no gradients, and often a
-tokenizer that pads on the left (so every prompt ends where generation starts). ``eval_mode`` sets
-all three for a ``with`` block and restores what the caller had, even when the block raises.
+Scoring and generation helpers need the model in eval mode (no dropout), no gradients, the
+course's precision (bf16 autocast where the chip has it, ``utils.core.runtime.precision``) and
+often a tokenizer that pads on the left (so every prompt ends where generation starts).
+``eval_mode`` sets all of these for a ``with`` block and restores what the caller had, even when
+the block raises.
 
 Example:
     >>> import torch
@@ -22,12 +24,16 @@ from collections.abc import Iterator
 
 import torch
 
+from utils.core import runtime
+
 
 @contextlib.contextmanager
-def eval_mode(model: torch.nn.Module, tokenizer=None, padding_side: str = "left") -> Iterator[None]:
-    """Within the block: ``model`` in eval mode under ``torch.no_grad()``, and ``tokenizer`` (when
-    given) padding on ``padding_side``. On exit, even on error, the train/eval mode of every
-    submodule and the tokenizer's padding side are what they were before.
+def eval_mode(model: torch.nn.Module, tokenizer=None, padding_side: str = "left",
+              autocast: bool = True) -> Iterator[None]:
+    """Within the block: ``model`` in eval mode under ``torch.no_grad()`` (and, with ``autocast``,
+    the course's autocast precision), and ``tokenizer`` (when given) padding on ``padding_side``.
+    On exit, even on error, the train/eval mode of every submodule and the tokenizer's padding side
+    are what they were before. Pass ``autocast=False`` for float32 checks to 1e-5.
 
     Example:
         >>> class Tokenizer:
@@ -47,10 +53,17 @@ def eval_mode(model: torch.nn.Module, tokenizer=None, padding_side: str = "left"
     try:
         if tokenizer is not None:
             tokenizer.padding_side = padding_side
-        with torch.no_grad():
+        with torch.no_grad(), _precision(model, autocast):
             yield
     finally:
         for module, training in modes:
             module.training = training
         if tokenizer is not None:
             tokenizer.padding_side = side
+
+
+def _precision(model: torch.nn.Module, enabled: bool):
+    parameter = next(model.parameters(), None)
+    if not enabled or parameter is None:
+        return contextlib.nullcontext()
+    return runtime.autocast(parameter.device)

@@ -57,17 +57,141 @@ def pick_device() -> str:
 
 
 def pick_dtype(device: str) -> torch.dtype:
-    """bfloat16 on a GPU that supports it, float32 elsewhere (fp16 weights break Adam updates)."""
+    """The dtype weights are loaded in: bfloat16 on a GPU that supports it, float32 elsewhere.
+
+    CPU training keeps float32 master weights and gets its speed from bf16 autocast instead (see
+    ``precision``): Adam's small updates vanish when added to bf16 weights.
+    """
     if device == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
 
 
+PRECISION_ENV = "COURSE_PRECISION"  # "fp32" forces float32 everywhere, e.g. to compare the two
+CPU_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}  # x86 instructions that multiply bf16 matrices natively
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The instruction-set flags the (Linux) kernel reports for this CPU; empty elsewhere."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_supports_bf16(flags: set[str] | None = None) -> bool:
+    """True when the CPU has bf16 matrix instructions (AVX512-BF16 or AMX).
+
+    Without them torch emulates bf16 and autocast makes training slower, not faster.
+
+    Example:
+        >>> cpu_supports_bf16({"avx2", "avx512f"}), cpu_supports_bf16({"avx512f", "avx512_bf16"})
+        (False, True)
+    """
+    flags = cpu_flags() if flags is None else flags
+    return bool(flags & CPU_BF16_FLAGS)
+
+
+def precision(device: str) -> str:
+    """The course's precision policy in one place: ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+
+    bf16 autocast on a CUDA GPU that supports it (fp16 on older ones) and on a CPU with bf16
+    matrix instructions; float32 elsewhere (MPS, older CPUs) or when COURSE_PRECISION=fp32.
+    Weights, gradients and the optimizer stay float32 on the CPU either way: autocast runs the
+    matrix multiplies in bf16, and what needs range stays float32 by autocast's own rules or by the
+    model and library code (RMSNorm, the loss over the vocabulary).
+    """
+    if os.environ.get(PRECISION_ENV, "").strip().lower() in {"fp32", "float32"}:
+        return "fp32"
+    if device == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device == "cpu" and cpu_supports_bf16():
+        return "bf16"
+    return "fp32"
+
+
 def mixed_precision_args(device: str) -> dict:
-    """TrainingArguments flags for this device: bf16 or fp16 autocast on CUDA, none on CPU/MPS."""
-    if device != "cuda":
-        return {}
-    return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
+    """TrainingArguments / SFTConfig / DPOConfig flags that apply ``precision(device)``.
+
+    On the CPU, transformers accepts ``bf16=True`` only with ``use_cpu=True``; accelerate then
+    wraps the model's forward in ``torch.autocast("cpu", dtype=torch.bfloat16)``.
+    """
+    chosen = precision(device)
+    if chosen == "fp32":
+        return {"bf16": False}
+    if chosen == "fp16":
+        return {"bf16": False, "fp16": True}
+    return {"bf16": True, "use_cpu": True} if device == "cpu" else {"bf16": True}
+
+
+def mixed_precision_flags(argv: list[str], device: str) -> list[str]:
+    """Command-line flags that apply ``precision(device)`` to a training script, appended to ``argv``
+    unless the command line or its ``--config`` YAML already sets ``bf16`` or ``fp16``.
+
+    Example:
+        >>> mixed_precision_flags(["--max_steps", "3", "--bf16", "false"], "cpu")
+        ['--max_steps', '3', '--bf16', 'false']
+    """
+    chosen = {key for arg in argv for key in ("bf16", "fp16") if arg.split("=")[0] == f"--{key}"}
+    if "--config" in argv[:-1]:
+        import yaml
+
+        config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text()) or {}
+        chosen |= {key for key in ("bf16", "fp16") if key in config}
+    if chosen:
+        return list(argv)
+    flags = []
+    for key, value in mixed_precision_args(device).items():
+        flags += [f"--{key}", "true" if value else "false"]
+    return [*argv, *flags]
+
+
+def autocast(device: str | torch.device | torch.nn.Module):
+    """The autocast context of the policy, for the course's own training and scoring loops.
+
+    Pass a device or a model (its parameters' device is used). Inside it, matrix multiplies run in
+    ``precision(device)``; outside it nothing changes.
+
+    Example:
+        >>> with autocast("cpu"):
+        ...     y = torch.ones(2, 2) @ torch.ones(2, 2)
+        >>> y.dtype in (torch.float32, torch.bfloat16)
+        True
+    """
+    if isinstance(device, torch.nn.Module):
+        device = next(device.parameters()).device
+    device_type = torch.device(device).type
+    chosen = precision(device_type)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(chosen, torch.float32)
+    return torch.autocast(device_type, dtype=dtype, enabled=chosen != "fp32")
+
+
+def release_memory() -> bool:
+    """Collect garbage, then hand the freed heap back to the system (glibc's ``malloc_trim``).
+
+    After a training run or a model is deleted, glibc keeps its freed pages for reuse, and the
+    process stays as large as it was; a notebook that frees one model before loading the next then
+    still peaks as if it held both. Returns whether the trim ran (Linux with glibc only).
+
+    Example:
+        >>> release_memory() in (True, False)
+        True
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # another C library (musl), or no libc.so.6
+        return False
+    return True
 
 
 def in_colab() -> bool:
@@ -168,6 +292,12 @@ def setup_notebook(seed: int = 0) -> dict[str, str]:
     if installed:
         print("Installed for Colab:", " ".join(installed))
     quiet_libraries()
+    from utils.maintenance.throughput import meter_trainers_from_env
+
+    meter_trainers_from_env()  # only under `bash course.sh bench`: tokens/s of every trainer
+    from utils.training.trl_on_cpu import score_labelled_positions_only
+
+    score_labelled_positions_only()  # TRL's vocabulary head only where a label is, on the CPU too
     seed_everything(seed)
     set_theme()
     report = version_report()

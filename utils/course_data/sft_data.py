@@ -211,12 +211,13 @@ def prompt_messages(record: dict) -> list[dict]:
 
 
 def generate_answers(model, tokenizer, records: list[dict], max_new_tokens: int = 32,
-                     batch_size: int = 32) -> list[str]:
+                     batch_size: int = 32, autocast: bool = True) -> list[str]:
     """Greedy answers to each record's prompt, batched with left padding (so every prompt ends
-    where generation starts); see ``utils.generation.batched.generate_completions``."""
+    where generation starts), in the course's precision unless ``autocast=False``; see
+    ``utils.generation.batched.generate_completions``."""
     prompts = [prompt_messages(r) for r in records]
     return [answers[0] for answers in generate_completions(model, tokenizer, prompts, max_new_tokens,
-                                                           batch_size=batch_size)]
+                                                           batch_size=batch_size, autocast=autocast)]
 
 
 def score_answers(answers: list[str], records: list[dict]) -> list[bool]:
@@ -252,10 +253,14 @@ def _completion(record: dict) -> list[dict]:
     return record["completion"] if "completion" in record else record["messages"][-1:]
 
 
-def answer_token_losses(model, tokenizer, records: list[dict], batch_size: int = 16):
+def answer_token_losses(model, tokenizer, records: list[dict], batch_size: int = 16, keep_tail: bool = True):
     """Yield, batch by batch, the next-token losses (nats) of the reference answers given their
-    prompts, shape [batch, length - 1], and a boolean mask of the answer tokens they count. Callers
-    run it inside ``utils.core.model_modes.eval_mode(model)``."""
+    prompts, shape [batch, positions scored], and a boolean mask of the answer tokens they count.
+    Callers run it inside ``utils.core.model_modes.eval_mode(model)``.
+
+    With ``keep_tail`` the vocabulary head runs only from the batch's earliest answer token on
+    (``logits_to_keep``): prompt positions need no logits, and the head is the widest layer.
+    """
     for start in range(0, len(records), batch_size):
         encoded = [answer_token_ids(tokenizer, r) for r in records[start:start + batch_size]]
         width = max(len(ids) for ids, _ in encoded)
@@ -266,9 +271,11 @@ def answer_token_losses(model, tokenizer, records: list[dict], batch_size: int =
             input_ids[row, :len(ids)] = torch.tensor(ids)
             labels[row, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
             mask[row, :len(ids)] = 1
-        logits = model(input_ids=input_ids.to(model.device),
-                       attention_mask=mask.to(model.device)).logits.float()
-        targets = labels[:, 1:].to(model.device)
+        first = max(1, min(n_prompt for _, n_prompt in encoded)) if keep_tail else 1
+        # logits at positions first-1 .. width-1 predict the tokens first .. width-1 (the last is unused)
+        logits = model(input_ids=input_ids.to(model.device), attention_mask=mask.to(model.device),
+                       logits_to_keep=width - first + 1).logits.float()
+        targets = labels[:, first:].to(model.device)
         losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets,
                                                    ignore_index=-100, reduction="none")
         yield losses, targets != -100

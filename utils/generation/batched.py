@@ -108,11 +108,13 @@ def generate_batch(model, tokenizer, batch, max_new_tokens: int, n: int = 1, tem
 
 def generate_completions(model, tokenizer, prompts: Sequence[list[dict]], max_new_tokens: int = 32, *,
                          n: int = 1, temperature: float = 0.0, top_p: float = 1.0, top_k: int = 0,
-                         seed: int | None = None, batch_size: int = 32) -> list[list[str]]:
+                         seed: int | None = None, batch_size: int = 32,
+                         autocast: bool = True) -> list[list[str]]:
     """``n`` completions of each chat prompt, decoded without special tokens: one list of ``n``
     strings per prompt. Batches of ``batch_size`` prompts are padded on the left, with the model in
-    eval mode and no gradients; greedy when ``temperature`` is 0, else sampled, from ``seed`` when
-    given (the caller's random state is left as it was).
+    eval mode and no gradients, in the course's precision (``autocast=False``: float32); greedy
+    when ``temperature`` is 0, else sampled, from ``seed`` when given (the caller's random state is
+    left as it was).
 
     Example:
         >>> from utils.core.models import load_model
@@ -130,7 +132,7 @@ def generate_completions(model, tokenizer, prompts: Sequence[list[dict]], max_ne
         raise ValueError(f"greedy decoding (temperature 0) gives one answer per prompt, not n={n}; "
                          "pass temperature > 0 to sample several.")
     completions = []
-    with eval_mode(model), seeded(seed, model.device):
+    with eval_mode(model, autocast=autocast), seeded(seed, model.device):
         for start in range(0, len(prompts), batch_size):
             batch = chat_batch(tokenizer, prompts[start:start + batch_size], model.device)
             output = generate_batch(model, tokenizer, batch, max_new_tokens, n, temperature, top_p, top_k)

@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import os
 import platform
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -30,7 +31,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from tqdm import tqdm
 
-from utils.core.runtime import FAST_ENV, REPO_ROOT
+from utils.core.runtime import FAST_ENV, REPO_ROOT, precision
+from utils.maintenance import throughput
 from utils.maintenance.prose_check import TIMING_END, TIMING_START
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -39,7 +41,9 @@ BENCH_CSV = REPO_ROOT / "benchmarks" / "lesson_mode.csv"
 README = REPO_ROOT / "README.md"
 MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-BENCH_FIELDS = ["notebook", "wall_s", "peak_rss_mb", "cpu_load", "hardware"]
+BENCH_FIELDS = ["notebook", "wall_s", "peak_rss_mb", "cpu_load", "hardware", "train_precision",
+                "train_tokens_per_s", "train_gflops", "train_peak_share", "fp32_peak_gflops",
+                "bf16_peak_gflops"]
 GPU_NOT_MEASURED = "not measured yet"  # the benchmark runs on the CPU; no GPU run has been recorded
 
 # Run before the notebook's own cells and removed afterwards: text progress bars instead of
@@ -66,6 +70,7 @@ class RunResult:
     error: str = ""
     cpu_load: float | None = None  # 1-minute load average at the end: above the core count,
     # other work shared the CPU and the wall time is an upper bound
+    throughput: dict = field(default_factory=dict)  # the trainers' tokens/s etc. (bench only)
 
 
 def list_notebooks(names: list[str] | None = None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -92,8 +97,9 @@ def code_stamp(nb) -> str:
 
 
 def execute_notebook(path: Path, fast: bool, write_to: Path | None = None,
-                     timeout: int = 1200, progress: bool = True) -> RunResult:
-    """Execute one notebook in a fresh kernel; return whether it passed, its time and memory."""
+                     timeout: int = 1200, progress: bool = True, peaks: dict | None = None) -> RunResult:
+    """Execute one notebook in a fresh kernel; return whether it passed, its time and memory. With
+    ``peaks`` (the machine's matmul GFLOP/s by precision), also its trainers' throughput."""
     nb = nbformat.read(path, as_version=4)
     own_cells = list(nb.cells)
     nb.cells = [nbformat.v4.new_code_cell(PREAMBLE), *own_cells,
@@ -106,6 +112,7 @@ def execute_notebook(path: Path, fast: bool, write_to: Path | None = None,
                             on_cell_executed=lambda **_: bar.update(1))
     previous = os.environ.get(FAST_ENV)
     os.environ[FAST_ENV] = "1" if fast else "0"
+    meter_log = _start_meter_log(path) if peaks else None
     start, error = time.perf_counter(), ""
     try:
         client.execute()
@@ -115,6 +122,8 @@ def execute_notebook(path: Path, fast: bool, write_to: Path | None = None,
         wall = time.perf_counter() - start
         bar.close()
         _restore_env(FAST_ENV, previous)
+        os.environ.pop(throughput.LOG_ENV, None)
+    throughput_row = _read_meter_log(meter_log, peaks) if meter_log else {}
     peak = _read_peak(nb.cells[-1]) if not error else None
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     nb.cells = own_cells
@@ -122,7 +131,21 @@ def execute_notebook(path: Path, fast: bool, write_to: Path | None = None,
         clean_notebook(nb, mode="fast" if fast else "lesson")
         write_to.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, write_to)
-    return RunResult(path.stem, not error, wall, peak, error, load)
+    return RunResult(path.stem, not error, wall, peak, error, load, throughput_row)
+
+
+def _start_meter_log(path: Path) -> Path:
+    """A fresh file for the notebook's trainers to report to (utils.maintenance.throughput)."""
+    log = REPO_ROOT / "runs" / "throughput" / f"{path.stem}.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    os.environ[throughput.LOG_ENV] = str(log)
+    return log
+
+
+def _read_meter_log(log: Path, peaks: dict) -> dict:
+    lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return throughput.summarise(lines, peaks, precision=precision("cpu"))  # the course's own precision
 
 
 def _restore_env(key: str, value: str | None) -> None:
@@ -231,7 +254,7 @@ def print_table(results: list[RunResult]) -> None:
             print(f"\n{r.name} failed:\n{r.error}")
 
 
-def run(names: list[str] | None, fast: bool, in_place: bool) -> list[RunResult]:
+def run(names: list[str] | None, fast: bool, in_place: bool, peaks: dict | None = None) -> list[RunResult]:
     notebooks = list_notebooks(names)
     mode = "fast" if fast else "lesson"
     print(f"Running {len(notebooks)} notebook(s) in {mode} mode; outputs go to "
@@ -240,15 +263,15 @@ def run(names: list[str] | None, fast: bool, in_place: bool) -> list[RunResult]:
     for index, path in enumerate(notebooks, 1):
         print(f"[{index}/{len(notebooks)}] {path.name}", flush=True)
         target = path if in_place else RUNS_DIR / path.name
-        result = execute_notebook(path, fast=fast, write_to=target)
+        result = execute_notebook(path, fast=fast, write_to=target, peaks=peaks)
         print(f"    {'pass' if result.ok else 'FAIL'} in {result.wall_s:.1f} s", flush=True)
         results.append(result)
     print_table(results)
     return results
 
 
-def write_benchmark(results: list[RunResult], csv_path: Path = BENCH_CSV,
-                    readme: Path = README, notebook_dir: Path = NOTEBOOK_DIR) -> None:
+def write_benchmark(results: list[RunResult], csv_path: Path = BENCH_CSV, readme: Path = README,
+                    notebook_dir: Path = NOTEBOOK_DIR, peaks: dict | None = None) -> None:
     """Merge these results into the benchmark CSV, redraw the README's course map and the timing
     line at the top of each notebook measured."""
     rows = {}
@@ -261,10 +284,12 @@ def write_benchmark(results: list[RunResult], csv_path: Path = BENCH_CSV,
             load = "" if r.cpu_load is None else f"{r.cpu_load:.1f}"
             rows[r.name] = {"notebook": r.name, "wall_s": f"{r.wall_s:.0f}",
                             "peak_rss_mb": f"{r.peak_rss_mb:.0f}", "cpu_load": load,
-                            "hardware": machine}
+                            "hardware": machine, **r.throughput,
+                            "fp32_peak_gflops": (peaks or {}).get("fp32", ""),
+                            "bf16_peak_gflops": (peaks or {}).get("bf16", "")}
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     with open(csv_path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=BENCH_FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=BENCH_FIELDS, restval="")
         writer.writeheader()
         writer.writerows(rows[name] for name in sorted(rows))
     if readme.exists():
@@ -311,22 +336,48 @@ def update_course_map(readme: Path, rows: list[dict]) -> None:
         return
     topics = _topics(text)
     lines = ["| notebook | topic | CPU wall time (lesson mode) | peak memory | CPU load during run "
-             "| GPU time |", "|---|---|---|---|---|---|"]
+             "| training tokens/s (share of matmul peak) | GPU time |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         minutes, seconds = divmod(int(row["wall_s"]), 60)
         lines.append(f"| `{row['notebook']}` | {topics.get(row['notebook'], '')} | "
                      f"{minutes} min {seconds:02d} s | {int(row['peak_rss_mb']) / 1024:.1f} GB | "
-                     f"{row.get('cpu_load') or '-'} | {GPU_NOT_MEASURED} |")
+                     f"{row.get('cpu_load') or '-'} | {training_cell(row)} | {GPU_NOT_MEASURED} |")
     hardware_seen = sorted({row["hardware"] for row in rows})
     total_minutes, total_seconds = divmod(sum(int(row["wall_s"]) for row in rows), 60)
-    lines.append(f"| **whole course** | | **{total_minutes} min {total_seconds:02d} s** | | | |")
+    lines.append(f"| **whole course** | | **{total_minutes} min {total_seconds:02d} s** | | | | |")
     lines.append("")
     lines.append("Measured with `bash course.sh bench` on: " + "; ".join(hardware_seen) + ". "
                  "The last column is the 1-minute load average when the notebook finished: "
-                 "above the number of cores, other work shared the CPU and the time is an upper bound.")
+                 "above the number of cores, other work shared the CPU and the time is an upper bound. "
+                 "Training throughput counts the tokens through the model per second of optimizer steps "
+                 "in the notebook's trainers, and its model FLOPs (6 per non-embedding weight per token, "
+                 "fewer for frozen weights; utils.maintenance.throughput) as a share of the matrix-multiply "
+                 "peak of the precision it trained in, measured in the same run"
+                 + peaks_sentence(rows) + ".")
     head, rest = text.split(MAP_START, 1)
     tail = rest.split(MAP_END, 1)[1]
     readme.write_text(f"{head}{MAP_START}\n" + "\n".join(lines) + f"\n{MAP_END}{tail}")
+
+
+def training_cell(row: dict) -> str:
+    """The course map's throughput cell: "412 bf16 (37%)", or "-" for a notebook without training.
+
+    Example:
+        >>> training_cell({"train_tokens_per_s": "412", "train_precision": "bf16",
+        ...                "train_peak_share": "0.37"})
+        '412 bf16 (37%)'
+    """
+    if not row.get("train_tokens_per_s"):
+        return "-"
+    share = f" ({float(row['train_peak_share']):.0%})" if row.get("train_peak_share") else ""
+    return f"{row['train_tokens_per_s']} {row['train_precision']}{share}"
+
+
+def peaks_sentence(rows: list[dict]) -> str:
+    peaks = sorted({(str(row.get("fp32_peak_gflops")), str(row.get("bf16_peak_gflops"))) for row in rows
+                    if row.get("fp32_peak_gflops")})  # a partial bench mixes this run's with older rows
+    listed = "; ".join(f"{fp32} GFLOP/s float32, {bf16} bf16" for fp32, bf16 in peaks)
+    return f" (peaks: {listed})" if peaks else ""
 
 
 def _topics(readme_text: str) -> dict[str, str]:
@@ -352,8 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         results = run(args.names, fast=args.fast, in_place=args.in_place)
     else:
-        results = run(args.names, fast=False, in_place=True)
-        write_benchmark(results)
+        peaks = throughput.machine_peaks()
+        print(f"Matrix-multiply peaks here: {peaks['fp32']} GFLOP/s float32, {peaks['bf16']} bf16")
+        results = run(args.names, fast=False, in_place=True, peaks=peaks)
+        write_benchmark(results, peaks=peaks)
         print(f"\nWrote {BENCH_CSV.relative_to(REPO_ROOT)} and the course map in README.md")
     return 0 if all(r.ok for r in results) else 1
 
