@@ -175,3 +175,18 @@ def test_answer_loss_scores_only_answer_tokens(tiny_model, tokenizer):
     assert abs(sft_data.answer_loss(tiny_model, tokenizer, records[:1]) - expected) < 1e-4
     with pytest.raises(ValueError, match="at least one record"):
         sft_data.answer_loss(tiny_model, tokenizer, [])
+
+
+def test_answer_tail_logits_give_the_same_losses(tiny_model, tokenizer, float32):
+    # the shortcut skips the vocabulary head on prompt positions; each answer's loss must not move
+    from utils.core.model_modes import eval_mode
+
+    records = sft_data.make_examples(5, seed=3)
+    with eval_mode(tiny_model):
+        tail, full = (list(sft_data.answer_token_losses(tiny_model, tokenizer, records, 5, keep_tail=keep))
+                      for keep in (True, False))
+    (tail_losses, tail_mask), (full_losses, full_mask) = tail[0], full[0]
+    assert tail_losses.shape[1] < full_losses.shape[1]  # fewer positions went through the head
+    assert torch.equal(tail_mask.sum(dim=1), full_mask.sum(dim=1))
+    assert torch.allclose((tail_losses * tail_mask).sum(dim=1), (full_losses * full_mask).sum(dim=1),
+                          atol=1e-4)
