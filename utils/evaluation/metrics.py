@@ -3,7 +3,8 @@ and checks of an LLM judge (agreement between raters, position bias).
 
 A score on a test set of a few hundred examples is an estimate; this module puts an interval on it
 (``bootstrap_ci``, or ``cluster_bootstrap_ci`` when examples come in correlated groups such as the
-picks of one draft), says how many examples a difference of a few points needs
+picks of one draft; ``proportion_ci`` for a share of successes, exact or Wilson), says how many
+examples a difference of a few points needs
 (``examples_needed``, ``min_detectable_difference``) and measures how far an LLM judge can be
 trusted (``judge_mean_ci``, ``cohens_kappa``, ``position_flip_rate``, ``first_position_rate``,
 ``consistent_verdicts``).
@@ -160,6 +161,26 @@ def cluster_bootstrap_ci(statistic: Callable[..., float], *samples, groups, n_re
         rows = np.concatenate([members[g] for g in drawn])
         replicates[r] = statistic(*(a[rows] for a in arrays))
     return _percentile_interval(statistic(*arrays), replicates, confidence)
+
+
+def proportion_ci(successes: int, n: int, confidence: float = 0.95,
+                  method: str = "wilson") -> ConfidenceInterval:
+    """Interval for a share of successes out of ``n`` independent trials, without resampling:
+    ``"wilson"`` (Wilson, 1927: good coverage even near 0 or 1 and for small n) or ``"exact"``
+    (Clopper-Pearson, 1934: never under-covers, a little wide). Runs on ``scipy.stats.binomtest``.
+
+    Example:
+        >>> [round(x, 3) for x in proportion_ci(1, 30)]  # one valid list in thirty
+        [0.033, 0.006, 0.167]
+    """
+    check_confidence(confidence)
+    check_positive_int(n, "n")
+    if not (isinstance(successes, (int, np.integer)) and 0 <= successes <= n):
+        raise ValueError(f"successes must be a whole number from 0 to n={n}, got {successes!r}.")
+    if method not in {"wilson", "exact"}:
+        raise ValueError(f"method must be 'wilson' or 'exact', got {method!r}.")
+    interval = stats.binomtest(int(successes), int(n)).proportion_ci(confidence, method=method)
+    return ConfidenceInterval(successes / n, float(interval.low), float(interval.high))
 
 
 def _z(probability: float) -> float:
