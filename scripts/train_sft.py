@@ -8,11 +8,21 @@ and TRL's ``ModelConfig`` (which model, LoRA or not). Flags on the command line 
     python scripts/train_sft.py --config configs/sft.yaml --max_steps 3 --output_dir runs/sft_try
     torchrun --nproc_per_node 2 scripts/train_sft.py --config configs/sft.yaml --per_device_train_batch_size 4
     accelerate launch --config_file configs/accelerate/ddp.yaml scripts/train_sft.py --config configs/sft.yaml
+    MLFLOW_EXPERIMENT_NAME=lr_sweep python scripts/train_sft.py --config configs/sft.yaml --report_to mlflow \
+        --learning_rate 2e-5 --run_name sft_lr_2e-5 --output_dir runs/sft_lr_2e-5
 
 The training data is one pass over ``max_steps`` x global batch records, where the global batch is
 per-device batch x gradient accumulation x processes, so runs with the same global batch see the
 same records. The main process saves the model and ``training_log.json`` (loss per step, global
 batch, processes, seconds) in ``output_dir``.
+
+With ``--report_to mlflow`` the trainer's own ``MLflowCallback`` logs every ``TrainingArguments``
+field and the loss of each logged step to an MLflow store while it trains: the local store under
+``runs/mlruns/`` unless ``MLFLOW_TRACKING_URI`` names another (``utils.production.tracking``),
+experiment ``MLFLOW_EXPERIMENT_NAME`` (default ``course``), tags from ``MLFLOW_TAGS`` (JSON), run
+name ``--run_name`` (default: the output folder's name). After training the script adds the config
+file, ``training_log.json`` and the other files of ``output_dir`` under 50 MB (an adapter, not a
+full model's weights) to that run, and writes its id into ``training_log.json``.
 """
 
 from __future__ import annotations
@@ -28,11 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import datasets  # noqa: E402
 from datasets import Dataset  # noqa: E402
-from transformers import PrinterCallback  # noqa: E402
+from transformers import PrinterCallback, TrainerCallback  # noqa: E402
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config  # noqa: E402
 
 from utils.core import models, runtime  # noqa: E402
 from utils.course_data import sft_data  # noqa: E402
+from utils.production import tracking  # noqa: E402
 from utils.training.trl_on_cpu import score_labelled_positions_only  # noqa: E402
 
 LOG_FILE = "training_log.json"
@@ -79,7 +90,37 @@ def cpu_processes_flag(argv: list[str]) -> list[str]:
     return argv
 
 
-def main(argv: list[str] | None = None) -> Path:
+def start_tracking(config) -> bool:
+    """With ``mlflow`` in ``report_to``: name the run after ``output_dir`` unless ``--run_name`` did,
+    and on the main process open the store the trainer's callback will log to. False otherwise."""
+    if "mlflow" not in config.report_to:
+        return False
+    config.run_name = config.run_name or Path(config.output_dir).name
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"MLflow store: {tracking.use_trainer_store()}")
+    return True
+
+
+def tracked_run_id() -> str:
+    """The id of the MLflow run the trainer just logged (its callback has ended it)."""
+    import mlflow
+
+    run = mlflow.last_active_run()
+    if run is None:
+        raise RuntimeError("report_to names mlflow but no MLflow run was started; is the mlflow package "
+                           "installed, and DISABLE_MLFLOW_INTEGRATION unset?")
+    return run.info.run_id
+
+
+def finish_tracking(run_id: str, output: Path, argv: list[str], params: dict, script: str) -> None:
+    """Add the config file, ``output_dir``'s small files and the script's own params to the run."""
+    config_file = [argv[argv.index("--config") + 1]] if "--config" in argv else []
+    skipped = tracking.log_trainer_outputs(run_id, output, config_file, params, tags={"script": script})
+    print(f"MLflow run {run_id}: outputs logged" + (f", not {', '.join(skipped)}" if skipped else ""))
+
+
+def main(argv: list[str] | None = None, callbacks: tuple[TrainerCallback, ...] = ()) -> Path:
+    """Train as the config and flags say; ``callbacks`` are extra ``TrainerCallback``s (a test's probe)."""
     score_labelled_positions_only()  # TRL's vocabulary head only where a label is, on the CPU too
     parser = TrlParser((DataArguments, SFTConfig, ModelConfig))
     argv = cpu_processes_flag(list(sys.argv[1:] if argv is None else argv))
@@ -92,11 +133,12 @@ def main(argv: list[str] | None = None) -> Path:
         raise ValueError(f"n_train={n_train} records wanted but {data_args.train_file} holds {len(records)}; "
                          "lower max_steps or the batch size, or set n_train")
     sft_data.validate_records(records[:n_train], source=data_args.train_file)  # names a bad record, field
+    tracked = start_tracking(config)  # with --report_to mlflow, the trainer logs while it trains
     # load on the CPU in float32; the trainer moves the model to this process's device (cuda:<rank> on GPUs)
     model, tokenizer = models.load_model(model_args.model_name_or_path, device="cpu", quiet=True)
     trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
                          train_dataset=Dataset.from_list(sft_data.to_prompt_completion(records[:n_train])),
-                         peft_config=get_peft_config(model_args))
+                         peft_config=get_peft_config(model_args), callbacks=list(callbacks))
     trainer.remove_callback(PrinterCallback)  # the loss per step goes to training_log.json
     start = time.perf_counter()
     trainer.train()
@@ -104,9 +146,14 @@ def main(argv: list[str] | None = None) -> Path:
     output = Path(config.output_dir)
     if trainer.is_world_process_zero():
         trainer.save_model(str(output))  # the full model, or only the adapter with use_peft
-        path = write_log(trainer, config, {"train_seconds": seconds, "n_train": n_train,
-                                           "model": model_args.model_name_or_path or models.DEFAULT_MODEL,
-                                           "data": asdict(data_args)})
+        run_id = tracked_run_id() if tracked else None
+        model_name = model_args.model_name_or_path or models.DEFAULT_MODEL
+        path = write_log(trainer, config, {"train_seconds": seconds, "n_train": n_train, "model": model_name,
+                                           "data": asdict(data_args), "mlflow_run_id": run_id})
+        if run_id:
+            finish_tracking(run_id, output, argv, {"model_name_or_path": model_name, "n_train": n_train,
+                                                   "train_file": data_args.train_file,
+                                                   "global_batch": global_batch_size(config)}, "train_sft.py")
         final = json.loads(path.read_text())["steps"][-1]["loss"]
         print(f"{config.max_steps} steps, global batch {global_batch_size(config)} on {config.world_size} "
               f"process(es), {seconds:.0f} s; final loss {final:.3f}; saved to {output}")

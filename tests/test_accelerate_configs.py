@@ -11,7 +11,8 @@ from transformers.models.llama import modeling_llama
 from utils.core.runtime import REPO_ROOT
 
 FOLDER = REPO_ROOT / "configs" / "accelerate"
-EXPECTED = {"ddp.yaml": "MULTI_GPU", "fsdp.yaml": "FSDP", "deepspeed_zero2.yaml": "DEEPSPEED"}
+EXPECTED = {"ddp.yaml": "MULTI_GPU", "fsdp.yaml": "FSDP", "deepspeed_zero2.yaml": "DEEPSPEED",
+            "multi_node.yaml": "MULTI_GPU"}
 
 
 def test_the_three_setups_are_there():
@@ -23,11 +24,12 @@ def test_config_passes_accelerate_launch_checks(name):
     path = FOLDER / name
     config = ClusterConfig.from_yaml_file(str(path))  # raises on unknown keys
     assert config.distributed_type.value == EXPECTED[name]
-    assert config.num_processes >= 2 and config.num_machines == 1 and config.mixed_precision == "bf16"
+    machines = 2 if name == "multi_node.yaml" else 1
+    assert config.num_processes >= 2 and config.num_machines == machines and config.mixed_precision == "bf16"
     args = launch_command_parser().parse_args(["--config_file", str(path), "scripts/train_sft.py"])
     args, _, _ = _validate_launch_command(args)
     assert (args.multi_gpu, args.use_fsdp, args.use_deepspeed) == (
-        name == "ddp.yaml", name == "fsdp.yaml", name == "deepspeed_zero2.yaml")
+        name in {"ddp.yaml", "multi_node.yaml"}, name == "fsdp.yaml", name == "deepspeed_zero2.yaml")
     assert "accelerate launch --config_file configs/accelerate/" + name in path.read_text()  # the command
 
 
@@ -45,3 +47,11 @@ def test_deepspeed_matches_the_training_config():
     assert zero["zero_stage"] == 2
     assert zero["gradient_accumulation_steps"] == sft["gradient_accumulation_steps"]
     assert zero["gradient_clipping"] == sft.get("max_grad_norm", 1.0)
+
+
+def test_multi_node_config_names_its_rendezvous():
+    config = ClusterConfig.from_yaml_file(str(FOLDER / "multi_node.yaml"))
+    assert config.main_process_ip and config.main_process_port and config.rdzv_backend == "static"
+    assert config.num_processes % config.num_machines == 0  # the same number of processes on each host
+    text = (FOLDER / "multi_node.yaml").read_text()
+    assert "--machine_rank 0" in text and "--machine_rank 1" in text and "--nnodes 2" in text

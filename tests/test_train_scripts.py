@@ -14,6 +14,7 @@ from scripts import train_dpo, train_sft
 from tests.tiny_models import tiny_llama
 from utils.core import runtime
 from utils.core.runtime import REPO_ROOT
+from utils.production import tracking
 
 SFT_CONFIG = str(REPO_ROOT / "configs" / "sft.yaml")
 DPO_CONFIG = str(REPO_ROOT / "configs" / "dpo.yaml")
@@ -82,11 +83,13 @@ def test_two_processes_match_one_at_the_same_global_batch(tiny_folder, tmp_path)
               "--learning_rate", "1e-3"]
     one = train_sft.main([*common, "--per_device_train_batch_size", "4",
                           "--output_dir", str(tmp_path / "one")])
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    store = tmp_path / "mlruns"  # the two-process run also reports to MLflow: once, from rank 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **tracking.trainer_env(store, "ddp")}
     # --standalone rendezvouses on a free local port, so a busy 29500 (another job) cannot fail it.
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                           "--nproc_per_node", "2", str(REPO_ROOT / "scripts" / "train_sft.py"), *common,
-                          "--per_device_train_batch_size", "2", "--output_dir", str(tmp_path / "two")],
+                          "--per_device_train_batch_size", "2", "--output_dir", str(tmp_path / "two"),
+                          "--report_to", "mlflow"],
                          env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, f"torchrun failed ({run.returncode}):\n{run.stderr[-4000:]}"
     two_log = json.loads((tmp_path / "two" / train_sft.LOG_FILE).read_text())
@@ -96,6 +99,11 @@ def test_two_processes_match_one_at_the_same_global_batch(tiny_folder, tmp_path)
     for (_, a), (_, b) in zip(one_steps, two_steps, strict=True):
         assert abs(a - b) < TOLERANCE
     assert one_steps[-1][1] < one_steps[0][1]  # and it learns
+    (run_id,) = tracking.find_runs("ddp", store)
+    assert run_id == two_log["mlflow_run_id"]
+    history = tracking.metric_history(run_id, "loss")
+    assert history["step"].tolist() == [1, 2, 3]
+    assert history["value"].tolist() == pytest.approx([loss for _, loss in two_steps])
 
 
 def test_dpo_script_saves_an_adapter(tiny_folder, tmp_path):

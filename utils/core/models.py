@@ -184,9 +184,7 @@ def convert_bundled(folder: Path, quiet: bool = False) -> Path:
     if not quiet:
         print(f"First use: converting the bundled {gguf.name} to safetensors in {folder} "
               "(about 30 seconds, once).")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         plain = _without_gguf_quantizer(quantised)
@@ -196,13 +194,33 @@ def convert_bundled(folder: Path, quiet: bool = False) -> Path:
         manifest = {"source": gguf.name, "size": weights.stat().st_size,
                     "sha256": file_sha256(weights)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: Path):
+    """Yield a temporary sibling of ``folder`` to write into; when the block ends without an error
+    it replaces ``folder``, otherwise it is removed. An interrupted write (an error, Ctrl-C) never
+    leaves a half-written cache folder behind.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "cache"
+        >>> with atomic_folder(target) as tmp:
+        ...     _ = (tmp / "done.txt").write_text("ok")
+        >>> sorted(p.name for p in target.iterdir())
+        ['done.txt']
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        yield tmp
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return folder
 
 
 def _without_gguf_quantizer(model):
