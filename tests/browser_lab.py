@@ -51,7 +51,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from utils.production.serving import free_port  # the OS picks a port nothing listens on
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ENV = "COURSE_CHROMIUM"
@@ -268,12 +269,6 @@ def make_workspace(notebook: Path, upto_tag: str | None, workspace: Path) -> Pat
     return copy
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _write_settings(folder: Path) -> None:
     for name, values in LAB_SETTINGS.items():
         path = folder / f"{name}.jupyterlab-settings"
@@ -302,7 +297,7 @@ class LabServer:
 
 def start_server(root: Path, workspace: Path, env: dict[str, str], timeout: float = 90) -> LabServer:
     """JupyterLab serving ``root``; returns once /api/status answers."""
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     settings = workspace / "lab-settings"
     _write_settings(settings)
     for folder in ("lab-workspaces", "jupyter-config", "jupyter-runtime", "ipython"):

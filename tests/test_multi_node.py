@@ -5,22 +5,16 @@ same global batch, as two processes on one host do (tests/test_train_scripts.py)
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 from tests.tiny_models import save_tiny_llama
 from utils.core.runtime import REPO_ROOT
+from utils.production.serving import free_port
 
 SFT_CONFIG = str(REPO_ROOT / "configs" / "sft.yaml")
 MULTI_NODE = str(REPO_ROOT / "configs" / "accelerate" / "multi_node.yaml")
 TOLERANCE = 1e-3  # nats, as in tests/test_train_scripts.py
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def steps(folder) -> list[tuple[int, float]]:
