@@ -360,8 +360,10 @@ def repeated_share(text: str) -> float:
         >>> repeated_share("Ha ha ha, no")
         0.5
     """
+    from utils.generation.sampling import repetition_rate  # the penalties' measure, over words here
+
     words = [word.strip(".,!?;:'\"").lower() for word in text.split()]
-    return 1 - len(set(words)) / len(words) if words else 0.0
+    return repetition_rate(words) if words else 0.0
 
 
 def probe_parameters(ask, tokenizer, *, max_tokens: int = 16, samples: int = 5,
