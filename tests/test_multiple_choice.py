@@ -105,3 +105,14 @@ def test_bad_input_raises_a_clear_error(tiny, call, message):
     model, tokenizer = tiny
     with pytest.raises(ValueError, match=message):
         call(model, tokenizer)
+
+
+def test_cloze_correct_batches_agree_with_one_question_at_a_time(tiny):
+    model, tokenizer = tiny
+    questions = mc.make_questions(6, seed=7)
+    expected = []
+    for question in questions:
+        scores, _ = mc.continuation_log_likelihoods(model, tokenizer, mc.cloze_prompt(question, ()),
+                                                    [" " + option for option in question["options"]])
+        expected.append(max(range(4), key=scores.__getitem__) == question["answer"])
+    assert mc.cloze_correct(model, tokenizer, questions, batch_size=5) == expected  # batches cut questions

@@ -223,3 +223,33 @@ def continuation_log_likelihoods(model, tokenizer, context: str, continuations: 
         targets = torch.tensor(option, device=model.device)
         scores.append(float(log_probs[i, positions, targets].sum()))
     return scores, [len(option) for option in options]
+
+
+def cloze_correct(model, tokenizer, questions: Sequence[dict], shots: Sequence[dict] = (),
+                  batch_size: int = 64) -> list[bool]:
+    """For each question, whether its right option has the highest summed log-likelihood after the
+    cloze prompt (as ``continuation_log_likelihoods`` scores it, many questions per batch): the
+    forgetting check of notebooks 02, 04 and 08 (score the same questions before and after
+    fine-tuning; a drop is knowledge lost)."""
+    rows, spans = [], []  # one row per (question, option); span = where the option's tokens are
+    for question in questions:
+        context = tokenizer(cloze_prompt(question, shots), add_special_tokens=False)["input_ids"]
+        for option in question["options"]:
+            ids = tokenizer(" " + option, add_special_tokens=False)["input_ids"]
+            rows.append(context + ids)
+            spans.append((len(context), len(context) + len(ids)))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    scores = []
+    with eval_mode(model):
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            width = max(map(len, chunk))
+            batch = torch.tensor([row + [pad] * (width - len(row)) for row in chunk], device=model.device)
+            log_probs = torch.log_softmax(model(input_ids=batch).logits.float(), dim=-1)
+            for i, row in enumerate(chunk):
+                first, end = spans[start + i]
+                targets = torch.tensor(row[first:end], device=model.device)
+                scores.append(float(log_probs[i, first - 1:end - 1].gather(1, targets[:, None]).sum()))
+    n = len(LETTERS)
+    return [max(range(n), key=lambda k, q=q: scores[q * n + k]) == question["answer"]
+            for q, question in enumerate(questions)]

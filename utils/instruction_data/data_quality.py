@@ -18,7 +18,7 @@ model-based score, ``answer_perplexities`` (the perplexity of each answer given 
 
 Example:
     >>> import random
-    >>> from utils.course_data import sft_data
+    >>> from utils.course_data import order_ladder, sft_data
     >>> from utils.instruction_data import data_quality
     >>> record = sft_data.make_examples(1, seed=0)[0]
     >>> record["messages"][2]["content"]
@@ -39,7 +39,7 @@ import string
 from collections.abc import Callable, Sequence
 
 from utils.core.model_modes import eval_mode
-from utils.course_data import sft_data
+from utils.course_data import order_ladder, sft_data
 
 ANSWER_KEYS = ("name", "item", "quantity")  # the order task's answer, in this order
 NOISE_KINDS = ("wrong answer", "truncated", "off-format", "duplicate", "near-duplicate")
@@ -109,7 +109,7 @@ def off_format_answer(record: dict, rng: random.Random) -> dict:
     elif shape == "other keys":
         answer = json.dumps({"customer": order["name"], "product": order["item"], "count": order["quantity"]})
     else:
-        answer = json.dumps({**order, "quantity": sft_data.NUMBER_WORDS[order["quantity"]]})
+        answer = json.dumps({**order, "quantity": order_ladder.number_word(order["quantity"])})
     return _with_answer(record, answer)
 
 
