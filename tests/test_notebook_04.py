@@ -1,5 +1,7 @@
 """Notebook 04 (LoRA versus full fine-tuning) in fast mode: LoRA's trainable share is the formula's,
-both methods improve on the untrained model, and a merged adapter computes what the unmerged one did."""
+the memory of one step is accounted part by part, both methods improve on the untrained model, the
+script's grid loads with intervals (when its results are present), and a merged adapter computes
+what the unmerged one did."""
 
 
 def test_notebook_runs(notebook_runs):
@@ -15,6 +17,11 @@ def test_lora_by_hand_matches_peft(notebook_runs):
     # rank 1 cannot express the rank-2 change; rank 2 and the full update can
     assert losses["LoRA r=1"] > 10 * losses["LoRA r=2"]
     assert results["hand_learned_rank"]["LoRA r=1"] == 1
+    # PEFT's scale: alpha / r = 2 at every rank with alpha = 2r; rsLoRA's alpha / sqrt(r) grows with r
+    scales = {(row["rank r"], row["scaling"].startswith("rsLoRA")): row["PEFT's scale"]
+              for row in results["peft_scales"]}
+    assert all(abs(scale - 2) < 1e-9 for (rank, rs), scale in scales.items() if not rs)
+    assert scales[(128, True)] > scales[(8, True)] > 2
 
 
 def test_trainable_share_is_the_formula(notebook_runs):
@@ -38,6 +45,22 @@ def test_both_methods_improve_on_the_untrained_model(notebook_runs):
         assert row["exact_match"] >= untrained["exact_match"], method
 
 
+def test_memory_of_one_step_is_accounted(notebook_runs):
+    measured = notebook_runs("04").results["memory_measured"]
+    full, lora = measured["full"], measured["lora-16"]
+    assert lora["trainable_params"] < 0.05 * full["trainable_params"]  # LoRA trains fewer parameters
+    # full fine-tuning keeps a gradient and two Adam states per weight; LoRA only for the adapter
+    assert full["gradients"] == full["weights"] and full["optimizer states"] >= 2 * full["weights"]
+    assert full["gradients"] + full["optimizer states"] > 10 * (lora["gradients"] + lora["optimizer states"])
+    # the tensors saved for backward are of the same order for both: LoRA back-propagates through every layer
+    saved = {m: r["saved activations"] + r["saved weight copies"] for m, r in measured.items()}
+    assert 0.5 < saved["lora-16"] / saved["full"] < 1.5
+    for row in measured.values():
+        assert row["rss_peak_mb"] >= row["rss_after_forward_mb"] >= row["rss_before_step_mb"]
+        assert row["rss_before_step_mb"] > row["rss_loaded_mb"] > 0
+    assert full["rss_peak_mb"] > lora["rss_peak_mb"]
+
+
 def test_memory_and_disk(notebook_runs):
     results = notebook_runs("04").results
     live = {row["method"]: row for row in results["live"]}
@@ -54,13 +77,29 @@ def test_merge_keeps_the_outputs(notebook_runs):
     results = notebook_runs("04").results
     assert results["max_logit_difference"] < 1e-2  # float32 rounding through 30 layers; logits are ~40
     assert results["merged_same_answers"] is True
-    # the full comparison loads when its table is present, and says how to make it when not
-    assert results["grid_rows"] >= 5 if results["have_grid"] else results["grid_rows"] == 0
+
+
+def test_script_grid_loads_with_intervals(notebook_runs):
+    results = notebook_runs("04").results
+    if not results["have_grid"]:  # the notebook printed how to make the results instead
+        assert results["grid"] == [] and results["grid_differences"] == []
+        return
+    assert {row["method"] for row in results["grid"]} >= {"full", "LoRA r=8"}
+    for row in results["grid"] + results["rank_grid"] + results["qlora_grid"]:
+        assert row["em low"] <= row["exact match"] <= row["em high"]
+    for row in results["grid"]:
+        assert row["facts low"] <= row["facts"] <= row["facts high"]
+    for row in results["grid_differences"]:
+        assert row["learns"] in {"full ahead", "LoRA ahead", "no difference shown"}
+        assert row["forgets"] in {"full kept more facts", "LoRA kept more facts", "no difference shown"}
+        assert row["LoRA - full, exact match"].count("[") == 1  # estimate [low, high]
 
 
 def test_qlora_runs_or_says_why_not(notebook_runs):
     qlora = notebook_runs("04").results["qlora"]
-    assert qlora["ran"] or "missing" in qlora["skipped_because"]
+    assert qlora["ran"] or "missing" in qlora["skipped_because"]  # on a CPU: skipped cleanly, with the reason
+    for row in notebook_runs("04").results["qlora_grid"]:  # the script's GPU rows, when present
+        assert row["CUDA peak (MB)"] > 0
 
 
 def test_mixed_precision_keeps_float32_weights_and_learns_as_much(notebook_runs):
