@@ -27,8 +27,6 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for ``python -m`` from anywhere
-
 PROC_STATUS = Path("/proc/self/status")
 
 
