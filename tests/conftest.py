@@ -35,6 +35,16 @@ def tokenizer():
 
 
 @pytest.fixture(scope="session")
+def tiny_llama_dir(tokenizer, tmp_path_factory):
+    """A 2-layer random Llama saved with the course tokenizer, so load_model(folder) reads it: the
+    scripts' tests train it in seconds where the bundled model would take minutes."""
+    from tiny_models import save_tiny_llama
+
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny_llama"), tokenizer, hidden_size=32,
+                           max_positions=256)
+
+
+@pytest.fixture(scope="session")
 def notebook_runs(tmp_path_factory):
     """``notebook_runs("01")`` executes notebooks/01_*.ipynb in fast mode once and caches it."""
     cache: dict[str, NotebookRun] = {}

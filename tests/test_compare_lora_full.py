@@ -6,7 +6,7 @@ import json
 
 import pytest
 from peft import PeftModel
-from tiny_models import load_script, save_tiny_llama
+from tiny_models import load_script
 from transformers import LlamaConfig
 
 from utils.core.models import load_model
@@ -14,18 +14,10 @@ from utils.training import lora_math
 
 
 @pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    """A 2-layer random Llama saved with the course tokenizer, so load_model(folder) reads it."""
-    _, tokenizer = load_model(quiet=True)
-    return save_tiny_llama(tmp_path_factory.mktemp("tiny_model"), tokenizer, hidden_size=32,
-                           max_positions=256)
-
-
-@pytest.fixture(scope="module")
-def fast_run(tiny_model_dir, tmp_path_factory):
+def fast_run(tiny_llama_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("comparison")
     script = load_script("compare_lora_full")
-    assert script.main(["--fast", "--methods", "full", "lora-2", "--model", str(tiny_model_dir),
+    assert script.main(["--fast", "--methods", "full", "lora-2", "--model", str(tiny_llama_dir),
                         "--threads", "1", "--out", str(out)]) == 0
     with open(out / script.CSV_NAME) as handle:
         rows = {row["method"]: row for row in csv.DictReader(handle)}
@@ -44,21 +36,21 @@ def test_table_has_every_run_and_measure(fast_run):
     assert rows["untrained"]["steps"] == "0" and rows["untrained"]["seconds_per_step"] == ""
 
 
-def test_lora_trains_what_the_formula_predicts(fast_run, tiny_model_dir):
+def test_lora_trains_what_the_formula_predicts(fast_run, tiny_llama_dir):
     _, rows, _ = fast_run
-    config = LlamaConfig.from_pretrained(tiny_model_dir)
+    config = LlamaConfig.from_pretrained(tiny_llama_dir)
     predicted = lora_math.lora_parameter_count(lora_math.shapes_from_config(config), 2, "all-linear", 2)
     assert int(rows["lora-2"]["trainable_params"]) == predicted
     assert int(rows["full"]["trainable_params"]) == int(rows["untrained"]["total_params"])
     assert int(rows["lora-2"]["total_params"]) == int(rows["untrained"]["total_params"]) + predicted
 
 
-def test_adapter_is_small_and_loads(fast_run, tiny_model_dir):
+def test_adapter_is_small_and_loads(fast_run, tiny_llama_dir):
     out, rows, _ = fast_run
     folder = out / "adapters" / "lora-2_n8"
     assert (folder / "adapter_config.json").exists()
     assert float(rows["lora-2"]["saved_mb"]) < float(rows["full"]["saved_mb"])
-    base, _ = load_model(str(tiny_model_dir), quiet=True)
+    base, _ = load_model(str(tiny_llama_dir), quiet=True)
     tuned = PeftModel.from_pretrained(base, str(folder))
     assert any("lora_B" in name for name, _ in tuned.named_parameters())
 

@@ -5,23 +5,14 @@ notebooks pair and plot (per-order correctness, the facts check, the held-out cu
 import json
 
 import pytest
-from tiny_models import load_script, save_tiny_llama
-
-from utils.core.models import load_model
+from tiny_models import load_script
 
 
 @pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    _, tokenizer = load_model(quiet=True)
-    return save_tiny_llama(tmp_path_factory.mktemp("tiny_model"), tokenizer, hidden_size=32,
-                           max_positions=256)
-
-
-@pytest.fixture(scope="module")
-def fast_run(tiny_model_dir, tmp_path_factory):
+def fast_run(tiny_llama_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("sft_experiments")
     script = load_script("sft_experiments")
-    args = ["--fast", "--model", str(tiny_model_dir), "--studies", "size_noise", "masking", "overfit",
+    args = ["--fast", "--model", str(tiny_llama_dir), "--studies", "size_noise", "masking", "overfit",
             "--out", str(out)]
     assert script.main(args) == 0
     first = (out / "runs.jsonl").read_text().splitlines()
