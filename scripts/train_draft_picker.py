@@ -1,6 +1,6 @@
 """Train the course's draft-pick adapter: LoRA fine-tuning of SmolLM2-135M-Instruct on simulated QLT picks.
 
-Notebook 07 trains a few steps live to show the mechanics, then evaluates the adapter this script
+Notebook 08 trains a few steps live to show the mechanics, then evaluates the adapter this script
 saves (committed under adapters/draft_picker/). The adapter is stored in float16 to stay small.
 
     python scripts/train_draft_picker.py                        # defaults; the committed run: its README
@@ -18,7 +18,7 @@ Two objectives, on the same prompts and answers:
   the card's name, or with ``--format line`` (the default) its whole pack line, features first;
 - ``sft``: TRL's SFTTrainer on prompt/completion records, the loss on every token of the name
   against the whole vocabulary. On this CPU a 301-step run lowered that loss from 1.68 to 0.25
-  and still scored top-1 0.29 on 120 held-out picks, below the rarity rule (notebook 07, section 5).
+  and still scored top-1 0.29 on 120 held-out picks, below the rarity rule (notebook 08, section 5).
 
 Picks come from the training drafts of ``split_by_draft(test_fraction=0.2, seed=0)`` (the same
 split as the notebook), shuffled, one pass (no pick is seen twice). ``--time-limit-min`` stops

@@ -14,6 +14,7 @@ from utils.evaluation.metrics import (
     judge_mean_ci,
     macro_f1,
     min_detectable_difference,
+    pass_at_k,
     position_flip_rate,
     proportion_ci,
 )
@@ -225,3 +226,14 @@ def test_bad_input_raises_a_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
 
+
+
+def test_pass_at_k_matches_the_binomial_formula_and_its_edges():
+    from math import comb
+
+    for n, c, k in [(10, 3, 1), (10, 3, 5), (20, 0, 4), (8, 7, 2)]:
+        assert pass_at_k(n, c, k) == pytest.approx(1 - comb(n - c, k) / comb(n, k))
+    assert pass_at_k(5, 2, 1) == pytest.approx(0.4)  # pass@1 is the share of correct samples
+    assert pass_at_k(5, 2, 4) == 1.0  # fewer than k wrong answers: some drawn answer is right
+    with pytest.raises(ValueError, match="k <= n"):
+        pass_at_k(4, 1, 5)

@@ -1,90 +1,57 @@
-"""Notebook 08 (evaluation) in fast mode: it runs, and the numbers it records behave as its prose says."""
+"""Notebook 08 in fast mode: the baseline ladder, the scorer's legal picks, the live LoRA steps and the
+committed adapter's evaluation are all recorded with numbers that make sense."""
 
-import numpy as np
+import math
 
 
-def _run(notebook_runs):
+def test_draft_notebook_runs_and_records_results(notebook_runs):
     run = notebook_runs("08")
     assert run.result.ok, run.result.error
-    return run.results
+    assert run.results["eval_picks"] > 0 and run.results["script_steps"] > 0
 
 
-def test_design_checks_and_checkpoint_curve(notebook_runs):
-    results = _run(notebook_runs)
-    # the course's splits share no text, not even after normalising case and punctuation
-    assert results["leakage_verbatim"] == 0 and results["leakage_normalised"] == 0
-    assert results["draft_shared_drafts"] == 0
-    curve = results["curve"]
-    assert curve["step"][0] == 0 and len(curve["step"]) >= 2
-    # training lowers the held-out loss; the metric never ends below where it started
-    assert curve["validation loss"][-1] < 0.8 * curve["validation loss"][0]
-    assert curve["exact match"][-1] >= curve["exact match"][0]
+def test_baseline_ladder_on_held_out_drafts(notebook_runs):
+    top1 = notebook_runs("08").results["baseline_top1"]
+    # every rule that knows something about the cards beats random; the colour-aware ranker beats rarity
+    assert top1["random"] < top1["rarest card"] < top1["pick rate"]
+    assert top1["rarest card"] < top1["conditional logit"]
+    assert 0.15 < top1["random"] < 0.35
 
 
-def test_sft_beats_base_with_an_interval_that_excludes_zero(notebook_runs):
-    results = _run(notebook_runs)
-    estimate, low, high = results["gain_exact_match"]
-    assert low <= estimate <= high
-    if results["sft_source"].startswith("loaded"):  # notebook 02's model: the gain is large and certain
-        assert low > 0
-    else:  # a fresh clone's short fallback run: at least no worse
-        assert estimate >= 0
-    for row in results["uncertainty"]:
-        assert 0 <= row["95% low"] <= row["95% high"] <= 1 and 0 <= row["estimate"] <= 1
-    assert results["examples_needed_70_75"] == 1251
+def test_llm_accuracies_are_valid_and_differences_consistent(notebook_runs):
+    results = notebook_runs("08").results
+    assert 0 <= results["tuned_top1"] <= results["tuned_top3"] <= 1
+    for name, key in (("random", "diff_vs_random"), ("rarest card", "diff_vs_rarity")):
+        diff, low, high = results[key]
+        assert low <= diff <= high
+        assert abs(diff - (results["tuned_top1"] - results["same_picks_top1"][name])) < 1e-9
+    assert all(0 <= v <= 1 for v in results["zero_shot_top1"].values())
+    assert 0 <= results["unseen_tuned_top1"] <= 1
 
 
-def test_multiple_choice_scores_are_probabilities_of_the_options(notebook_runs):
-    results = _run(notebook_runs)
-    assert set(results["mc"]) >= {"base, letter", "base, cloze (acc)", "base, cloze (acc_norm)"}
-    for scores in results["mc"].values():
-        assert 0 <= scores["accuracy"] <= 1 and 0 <= scores["macro-F1"] <= 1
-    # the model means to answer with a letter: most next-token probability falls on " A"-" D"
-    assert results["mc_letter_mass_base"] > 0.5
+def test_annotated_prompts_are_shorter_and_live_training_logs_losses(notebook_runs):
+    results = notebook_runs("08").results
+    tokens = results["prompt_tokens_mean"]
+    assert tokens["annotated"] < tokens["names"]  # the pool summary beats listing the pool by name
+    assert tokens["annotated"] < tokens["fit"] < tokens["annotated"] + 80  # a few tokens per pack card
+    assert len(results["sft_losses"]) >= 1 and all(loss > 0 for loss in results["sft_losses"])
+    assert len(results["live_losses"]) >= 1 and all(loss > 0 for loss in results["live_losses"])
 
 
-def test_judge_varies_between_runs_and_is_measured(notebook_runs):
-    results = _run(notebook_runs)
-    runs = np.array(results["judge_score_runs"])
-    assert runs.ndim == 2 and runs.shape[0] >= 2 and set(np.unique(runs)) <= {1, 2, 3, 4, 5}
-    # sampled runs of the same judge on the same answers do not agree
-    assert results["judge_changed_share"] > 0
-    assert (runs.min(axis=0) != runs.max(axis=0)).mean() == results["judge_changed_share"]
-    for key in ("judge_mean_right", "judge_mean_wrong"):
-        estimate, low, high = results[key]
-        assert 1 <= low <= estimate <= high <= 5
-    tests = results["judge_tests"]
-    assert 0 <= tests["position flip rate"] <= 1
-    assert 0 <= tests["first-position rate (0.5 = fair)"] <= 1
-    assert -1 <= tests["Cohen's kappa (0 = chance)"] <= 1
+def test_ratio_scored_picker_starts_uniform(notebook_runs):
+    results = notebook_runs("08").results
+    # every card scores 0 before training, so the loss is log(number of distinct cards)
+    assert abs(results["live_first_loss"] - math.log(results["live_first_pack_cards"])) < 1e-4
 
 
-def test_bradley_terry_recovers_the_simulated_order_and_elo_depends_on_order(notebook_runs):
-    results = _run(notebook_runs)
-    assert results["sim_bt_order"] == results["sim_true_order"]
-    assert results["sim_spearman"] > 0.9
-    assert results["sim_bt_covers_truth"] >= 0.6
-    assert results["sim_elo_spread"] > 5  # the same games in another order give other Elo ratings
-    arena = results["draft_arena"]
-    assert "LLM picker (LoRA)" in arena
-    # the fitted conditional-logit picker beats the random picker in the draft arena
-    assert arena["conditional logit"]["rating"] > arena["random"]["rating"]
-    for row in arena.values():
-        assert row["low"] <= row["rating"] <= row["high"]
+def test_committed_adapter_reproduces_the_scripts_choices(notebook_runs):
+    results = notebook_runs("08").results
+    # the same card chosen live as in eval_hits.csv: a stale adapter or table would disagree
+    assert results["recheck_agreement"] >= 0.6 and results["unseen_recheck_agreement"] >= 0.5
+    assert results["eval_picks"] >= 300 and results["unseen_picks"] >= 100
 
 
-def test_temperature_scaling_keeps_accuracy_and_lowers_held_out_ece(notebook_runs):
-    results = _run(notebook_runs)
-    simulated = results["calibration"]["simulated, overconfident x2.5"]
-    picker = results["calibration"]["conditional-logit draft picker"]
-    for case in (simulated, picker):  # dividing logits by T never changes the argmax
-        assert case["accuracy, T = 1"] == case["accuracy, fitted T"]
-    # the simulated model was made 2.5 times too sharp: T is found near 2.5 and ECE falls sharply
-    assert 2.0 < simulated["fitted T"] < 3.0
-    assert simulated["ECE, fitted T"] < 0.5 * simulated["ECE, T = 1"]
-    # the picker, fitted by maximum likelihood, is calibrated already: T near 1 and ECE barely moves
-    assert abs(picker["fitted T"] - 1) < 0.2
-    assert abs(picker["ECE, fitted T"] - picker["ECE, T = 1"]) < 0.02
-    assert picker["ECE, T = 1"] < 0.1
-    # the letter-scored base model: T fitted on one half lowers ECE on the other
-    assert results["mc_ece_after"] < results["mc_ece_before"]
+def test_fine_tuned_picker_beats_random_and_rarity_on_held_out_drafts(notebook_runs):
+    results = notebook_runs("08").results
+    # the issue's bar: paired, draft-clustered 95% intervals that lie above zero against both baselines
+    assert results["diff_vs_random"][1] > 0 and results["diff_vs_rarity"][1] > 0

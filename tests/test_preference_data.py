@@ -9,7 +9,7 @@ import pytest
 import torch
 from tiny_models import tiny_llama
 
-from utils.core.jsonl import JsonlError
+from utils.core.jsonl import JsonlError, read_jsonl
 from utils.core.runtime import REPO_ROOT
 from utils.course_data import preference_data as prefs
 
@@ -162,27 +162,77 @@ def test_generate_leaves_the_callers_global_rng_alone(tiny_model, tokenizer):
 
 
 def test_build_pairs_and_write_splits_from_a_model(tiny_model, tokenizer, tmp_path):
-    # a random tiny model never answers correctly: every pair is reference-chosen, model-rejected
+    # a random tiny model never answers correctly: every mixed pair is reference-chosen, model-rejected
     pairs = prefs.build_pairs(tiny_model, tokenizer, prefs.make_problems(3, seed=5), n=2, max_new_tokens=3)
     assert len(pairs) == 3
     assert all(p["chosen_source"] == "reference" and p["rejected_score"] == 0 for p in pairs)
     paths = prefs.write_splits(tmp_path, tiny_model, tokenizer, n_train=4, n_val=2, n=2)
     train, val = prefs.load_pairs(paths["train"]), prefs.load_pairs(paths["validation"])
-    assert (len(train), len(val)) == (4, 2)
+    samples = read_jsonl(tmp_path / "samples_train.jsonl")
+    assert len(samples) == 4 and all(len(s["samples"]) == 2 for s in samples)
+    assert len(read_jsonl(tmp_path / "samples_validation.jsonl")) == 2
+    assert train == prefs.typed_pairs(samples, [s["samples"] for s in samples])
+    # never correct: no concision pair; a correctness pair only from a sample that states a number
+    assert all(r["pair_type"] == "correctness" and r["chosen_source"] == "edited" for r in train + val)
     assert not {r["prompt"][0]["content"] for r in train} & {r["prompt"][0]["content"] for r in val}
+
+
+def test_concision_pair_keeps_both_answers_correct():
+    samples = ["7 + 5 = 13", "Adding 7 and 5 gives 12 in total, easy", "7 + 5 = 12",
+               "So it is 12 here, friend"]
+    pair = prefs.concision_pair(SEVEN_PLUS_FIVE, samples)
+    assert (pair["chosen"][0]["content"], pair["rejected"][0]["content"]) == (samples[2], samples[1])
+    assert (pair["chosen_score"], pair["rejected_score"], pair["chosen_source"]) == (2, 1, "model")
+    assert pair["pair_type"] == "concision"
+    fallback = prefs.concision_pair(SEVEN_PLUS_FIVE, samples[:2])  # no concise correct sample
+    assert fallback["chosen"][0]["content"] == "7 + 5 = 12" and fallback["chosen_source"] == "reference"
+    assert prefs.concision_pair(SEVEN_PLUS_FIVE, ["7 + 5 = 12", "13"]) is None  # nothing padded and correct
+    prefs.validate_pairs([pair, fallback])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("So 7 + 5 = 13. Easy", "So 7 + 5 = 12. Easy"), ("The result is 11.", "The result is 12."),
+    ("Adding 7 and 5 gives 13", "Adding 7 and 5 gives 12"), ("no number", None),
+])
+def test_corrected_replaces_the_stated_result_only(text, expected):
+    assert prefs.corrected(text, 12) == expected
+    if expected:
+        assert prefs.stated_result(expected) == 12
+
+
+def test_correctness_pair_matches_lengths_or_edits_the_wrong_sample():
+    samples = ["The sum of 7 and 5 is 12, as you can check.", "7 + 5 = 12", "7 + 5 = 13",
+               "The sum of 7 and 5 is 14, as you can check."]
+    pair = prefs.correctness_pair(SEVEN_PLUS_FIVE, samples)
+    assert pair["chosen_source"] == "model" and pair["pair_type"] == "correctness"
+    assert prefs.judge(pair["chosen"][0]["content"], SEVEN_PLUS_FIVE) > 0 == pair["rejected_score"]
+    assert prefs.word_count(pair["chosen"][0]["content"]) == prefs.word_count(pair["rejected"][0]["content"])
+    edited = prefs.correctness_pair(SEVEN_PLUS_FIVE, ["I think it is 13 apples", "no idea"])
+    assert edited["chosen"][0]["content"] == "I think it is 12 apples" and edited["chosen_source"] == "edited"
+    assert prefs.correctness_pair(SEVEN_PLUS_FIVE, ["7 + 5 = 12", "no idea"]) is None  # no wrong result
+    prefs.validate_pairs([pair, edited])
 
 
 def test_shipped_data_is_valid_held_out_and_matches_its_judge():
     folder = REPO_ROOT / "data" / "preference"
     train, val = prefs.load_pairs(folder / "train.jsonl"), prefs.load_pairs(folder / "validation.jsonl")
-    assert len(train) >= 200 and len(val) >= 40
+    assert len(train) >= 400 and len(val) >= 60
     assert not {r["prompt"][0]["content"] for r in train} & {r["prompt"][0]["content"] for r in val}
     for record in train + val:
         problem = prefs.problem_of(record)
-        assert prefs.judge(record["chosen"][0]["content"], problem) == record["chosen_score"] == 2
-        assert prefs.judge(record["rejected"][0]["content"], problem) == record["rejected_score"] < 2
+        chosen, rejected = record["chosen"][0]["content"], record["rejected"][0]["content"]
+        assert prefs.judge(chosen, problem) == record["chosen_score"]
+        assert prefs.judge(rejected, problem) == record["rejected_score"]
+        if record["pair_type"] == "concision":  # both correct, chosen concise
+            assert (record["chosen_score"], record["rejected_score"]) == (2, 1)
+        else:  # chosen correct, rejected wrong
+            assert record["chosen_score"] > 0 == record["rejected_score"]
         if record["chosen_source"] == "reference":
-            assert record["chosen"][0]["content"] == prefs.reference_answer(problem)
-    # the questions are the seeded generator's (the answers were sampled from the bundled model)
+            assert chosen == prefs.reference_answer(problem)
+        if record["chosen_source"] == "edited":
+            assert chosen == prefs.corrected(rejected, problem["answer"])
+    # the pairs are rebuilt exactly from the shipped samples
+    samples = read_jsonl(folder / "samples_train.jsonl")
+    assert train == prefs.typed_pairs(samples, [s["samples"] for s in samples])
     expected = prefs.make_problems(prefs.DEFAULT_TRAIN, seed=prefs.DEFAULT_SEED)
-    assert {r["prompt"][0]["content"] for r in train} <= {p["question"] for p in expected}
+    assert [s["question"] for s in samples] == [p["question"] for p in expected]

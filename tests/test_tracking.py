@@ -65,8 +65,8 @@ def test_store_folder_inverts_the_uri(tmp_path):
     assert tracking.store_folder(tracking.tracking_uri(tmp_path)) == tmp_path.resolve()
     with pytest.raises(ValueError, match="not a local store's URI"):
         tracking.store_folder("sqlite:////tmp/other.db")
-    env = tracking.trainer_env(tmp_path, "lr_sweep", {"lesson": "09"})
-    assert env["MLFLOW_EXPERIMENT_NAME"] == "lr_sweep" and json.loads(env["MLFLOW_TAGS"]) == {"lesson": "09"}
+    env = tracking.trainer_env(tmp_path, "lr_sweep", {"lesson": "10"})
+    assert env["MLFLOW_EXPERIMENT_NAME"] == "lr_sweep" and json.loads(env["MLFLOW_TAGS"]) == {"lesson": "10"}
 
 
 class StoreProbe(TrainerCallback):

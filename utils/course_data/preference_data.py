@@ -8,11 +8,20 @@ the course teaches is the one a code judge can check:
 - score 1, *padded but correct*: the right result inside a longer answer;
 - score 0, *wrong*: no result, or a wrong one.
 
-Preference pairs are built from the model's own sampled answers ranked by that judge: the best
-answer is *chosen* and the worst *rejected*; when no sample reaches score 2, the chosen answer is
-the reference answer the course writes (``7 + 5 = 12``). Records follow TRL's conversational
-prompt/chosen/rejected format, plus the fields ``answer``, ``chosen_score``, ``rejected_score`` and
-``chosen_source`` for analysis.
+The judge mixes two preferences, concision and correctness. The shipped pairs separate them, each
+built from the model's own sampled answers (``sample_answers``) where it produces what is needed:
+
+- *concision pairs* (``concision_pair``): both answers correct; chosen concise, rejected padded. The
+  rejected answer is always a sample; the chosen one is a concise correct sample, or the reference
+  answer (``7 + 5 = 12``) when the model sampled none for that problem;
+- *correctness pairs* (``correctness_pair``): chosen correct, rejected wrong, as alike in length as
+  the samples allow. When the model sampled no correct answer, the chosen answer is the rejected
+  sample with its stated result corrected (``"... the result is 11."`` -> ``"... the result is 1."``).
+
+``build_pair`` keeps the older mixed pair (best sample against worst). Records follow TRL's
+conversational prompt/chosen/rejected format, plus the fields ``answer``, ``chosen_score``,
+``rejected_score``, ``chosen_source`` (``model``, ``reference`` or ``edited``), ``pair_type`` and
+``problem`` for analysis.
 
 Example:
     >>> from utils.course_data import preference_data as prefs
@@ -35,7 +44,9 @@ from utils.core.jsonl import read_jsonl, write_jsonl
 from utils.generation.batched import generate_completions
 
 DEFAULT_SEED = 0  # the seed of the shipped data/preference files
-DEFAULT_TRAIN, DEFAULT_VAL = 320, 48  # problems behind the shipped train and validation splits
+DEFAULT_TRAIN, DEFAULT_VAL = 400, 64  # problems behind the shipped train and validation splits
+DEFAULT_SAMPLES = 8  # answers sampled per problem (temperature 0.8) to build the shipped pairs
+PAIR_TYPES = ("concision", "correctness")
 CONCISE_WORDS = 6  # an answer of at most this many words is concise ("7 + 5 = 12" has five)
 SCORE_NAMES = {2: "concise and correct", 1: "padded but correct", 0: "wrong"}
 OPERATIONS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b}
@@ -134,6 +145,84 @@ def build_pair(problem: dict, samples: list[str]) -> dict | None:
             "problem": {k: problem[k] for k in ("a", "op", "b")}}
 
 
+def word_count(text: str) -> int:
+    """Words in an answer, split on white space (the judge's measure of length)."""
+    return len(text.split())
+
+
+def _record(problem: dict, chosen: str, rejected: str, source: str, pair_type: str) -> dict:
+    return {"prompt": prompt_messages(problem),
+            "chosen": [{"role": "assistant", "content": chosen}],
+            "rejected": [{"role": "assistant", "content": rejected}],
+            "answer": problem["answer"], "chosen_score": judge(chosen, problem),
+            "rejected_score": judge(rejected, problem), "chosen_source": source, "pair_type": pair_type,
+            "problem": {k: problem[k] for k in ("a", "op", "b")}}
+
+
+def concision_pair(problem: dict, samples: list[str]) -> dict | None:
+    """Both correct, chosen concise (score 2), rejected padded (score 1), or None without a padded
+    correct sample. Chosen is the first concise correct sample (``chosen_source`` "model"), else the
+    reference answer ("reference"); rejected is the first padded correct sample."""
+    scores = [judge(text, problem) for text in samples]
+    padded = [text for text, score in zip(samples, scores, strict=True) if score == 1]
+    if not padded:
+        return None
+    concise = [text for text, score in zip(samples, scores, strict=True) if score == 2]
+    chosen, source = (concise[0], "model") if concise else (reference_answer(problem), "reference")
+    return _record(problem, chosen, padded[0], source, "concision")
+
+
+def result_span(text: str) -> tuple[int, int] | None:
+    """Where ``stated_result`` finds the result in ``text``: (start, end) characters, or None."""
+    if "=" in text:
+        head = text.index("=") + 1
+        after = NUMBER.search(text, head)
+        if after:
+            return after.span()
+    numbers = list(NUMBER.finditer(text))
+    return numbers[-1].span() if numbers else None
+
+
+def corrected(text: str, answer: int) -> str | None:
+    """``text`` with its stated result replaced by ``answer`` (None when it states no result)."""
+    span = result_span(text)
+    return None if span is None else text[:span[0]] + str(answer) + text[span[1]:]
+
+
+def correctness_pair(problem: dict, samples: list[str]) -> dict | None:
+    """Chosen correct, rejected wrong, as alike in length as the samples allow, or None without a
+    wrong sample that states a result. With a correct sample, the (correct, wrong) pair of samples
+    closest in word count ("model"); without one, chosen is the first wrong sample with its result
+    corrected ("edited"), so the two answers differ in that number only."""
+    scores = [judge(text, problem) for text in samples]
+    wrong = [text for text, score in zip(samples, scores, strict=True)
+             if score == 0 and stated_result(text) is not None]
+    if not wrong:
+        return None
+    right = [text for text, score in zip(samples, scores, strict=True) if score > 0]
+    if right:
+        pairs = [(c, w) for c in right for w in wrong]
+        chosen, rejected = min(pairs, key=lambda cw: abs(word_count(cw[0]) - word_count(cw[1])))
+        return _record(problem, chosen, rejected, "model", "correctness")
+    return _record(problem, corrected(wrong[0], problem["answer"]), wrong[0], "edited", "correctness")
+
+
+def typed_pairs(problems: list[dict], samples: list[list[str]]) -> list[dict]:
+    """Concision and correctness pairs (whichever each problem's samples allow), problem by problem."""
+    records = []
+    for problem, answers in zip(problems, samples, strict=True):
+        records += [r for r in (concision_pair(problem, answers), correctness_pair(problem, answers)) if r]
+    return records
+
+
+def sample_answers(model, tokenizer, problems: list[dict], n: int = DEFAULT_SAMPLES, temperature: float = 0.8,
+                   max_new_tokens: int = 24, seed: int = DEFAULT_SEED, batch_size: int = 64
+                   ) -> list[list[str]]:
+    """``n`` sampled answers per problem from the model (the raw material of every pair)."""
+    return generate(model, tokenizer, [prompt_messages(p) for p in problems], max_new_tokens, n=n,
+                    temperature=temperature, batch_size=batch_size, seed=seed)
+
+
 def problem_of(record: dict) -> dict:
     """The problem a preference record was built from, ready for ``judge``."""
     return {"question": record["prompt"][-1]["content"], "answer": record["answer"], **record["problem"]}
@@ -203,11 +292,13 @@ def load_pairs(path: str | Path) -> list[dict]:
 
 
 def write_splits(folder: str | Path, model, tokenizer, n_train: int = DEFAULT_TRAIN, n_val: int = DEFAULT_VAL,
-                 seed: int = DEFAULT_SEED, n: int = 4) -> dict:
-    """Sample, judge and write ``train.jsonl`` and ``validation.jsonl`` under ``folder``.
+                 seed: int = DEFAULT_SEED, n: int = DEFAULT_SAMPLES) -> dict:
+    """Sample ``n`` answers per problem, then write ``samples_{split}.jsonl`` (problem and samples)
+    and ``{split}.jsonl`` (its concision and correctness pairs, see ``typed_pairs``) under ``folder``.
 
-    Validation problems never appear in train. Problems whose samples all score 2 give no pair,
-    so the files can hold slightly fewer records than asked for.
+    Validation problems never appear in train. A problem gives no concision pair without a padded
+    correct sample and no correctness pair without a wrong one, so the files hold fewer records than
+    twice the problems.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -215,9 +306,11 @@ def write_splits(folder: str | Path, model, tokenizer, n_train: int = DEFAULT_TR
     val = make_problems(n_val, seed + 1, exclude={p["question"] for p in train})
     paths = {}
     for split, problems, split_seed in (("train", train, seed), ("validation", val, seed + 1)):
-        pairs = build_pairs(model, tokenizer, problems, n=n, seed=split_seed)
+        samples = sample_answers(model, tokenizer, problems, n=n, seed=split_seed)
+        write_jsonl([{**p, "samples": s} for p, s in zip(problems, samples, strict=True)],
+                    folder / f"samples_{split}.jsonl")
         paths[split] = folder / f"{split}.jsonl"
-        write_jsonl(pairs, paths[split])
+        write_jsonl(typed_pairs(problems, samples), paths[split])
     return paths
 
 
@@ -227,11 +320,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", type=int, default=DEFAULT_TRAIN)
     parser.add_argument("--val", type=int, default=DEFAULT_VAL)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="answers sampled per problem")
     args = parser.parse_args(argv)
     from utils.core.models import load_model
 
-    model, tokenizer = load_model()
-    for split, path in write_splits(args.folder, model, tokenizer, args.train, args.val, args.seed).items():
+    model, tokenizer = load_model(quiet=True)
+    for split, path in write_splits(args.folder, model, tokenizer, args.train, args.val, args.seed,
+                                    args.samples).items():
         print(split, sum(1 for _ in path.open()), "pairs ->", path)
 
 

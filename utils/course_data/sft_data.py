@@ -4,7 +4,7 @@ A customer writes a free-form message ("Hi, it's Priya. Could you send me seven 
 assistant answers with exactly ``{"name": "Priya", "item": "mango", "quantity": 7}``: the name as
 written, the item in the singular, the quantity as a number (customers write digits or words).
 The bundled SmolLM2-135M-Instruct cannot do this before fine-tuning; answers are short and can be
-checked exactly, so notebooks 02-05 and 09 reuse it.
+checked exactly, so notebooks 02-05 and 10 reuse it.
 
 Example:
     >>> from utils.course_data import sft_data

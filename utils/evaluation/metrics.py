@@ -183,6 +183,24 @@ def proportion_ci(successes: int, n: int, confidence: float = 0.95,
     return ConfidenceInterval(successes / n, float(interval.low), float(interval.high))
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Chance that at least one of ``k`` answers drawn without replacement from ``n`` sampled
+    answers, ``c`` of them correct, is correct: the unbiased pass@k estimator of Chen et al. 2021
+    (arXiv 2107.03374), ``1 - C(n - c, k) / C(n, k)``, in their numerically stable product form.
+
+    Example:
+        >>> pass_at_k(4, 1, 1), pass_at_k(4, 1, 4), round(pass_at_k(10, 3, 2), 4)
+        (0.25, 1.0, 0.5333)
+    """
+    check_positive_int(n, "n")
+    check_positive_int(k, "k")
+    if not (isinstance(c, (int, np.integer)) and 0 <= c <= n) or k > n:
+        raise ValueError(f"need 0 <= c <= n and k <= n; got n={n}, c={c!r}, k={k}.")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
 def _z(probability: float) -> float:
     return float(stats.norm.ppf(probability))
 

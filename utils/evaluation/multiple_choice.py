@@ -229,7 +229,7 @@ def cloze_correct(model, tokenizer, questions: Sequence[dict], shots: Sequence[d
                   batch_size: int = 64) -> list[bool]:
     """For each question, whether its right option has the highest summed log-likelihood after the
     cloze prompt (as ``continuation_log_likelihoods`` scores it, many questions per batch): the
-    forgetting check of notebooks 02, 04 and 08 (score the same questions before and after
+    forgetting check of notebooks 02, 04 and 09 (score the same questions before and after
     fine-tuning; a drop is knowledge lost)."""
     rows, spans = [], []  # one row per (question, option); span = where the option's tokens are
     for question in questions:

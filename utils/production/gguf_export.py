@@ -158,8 +158,8 @@ def plain_model_folder(source: str | Path, merged_dir: str | Path, base: str | P
     model, or, when it holds a LoRA adapter, the adapter merged into ``base`` and saved in ``merged_dir``.
 
     Example:
-        >>> plain_model_folder("runs/09_production/sft_model", "runs/merged")  # doctest: +SKIP
-        PosixPath('runs/09_production/sft_model')
+        >>> plain_model_folder("runs/10_production/sft_model", "runs/merged")  # doctest: +SKIP
+        PosixPath('runs/10_production/sft_model')
     """
     source = Path(source)
     if not source.is_dir():
@@ -177,7 +177,7 @@ def adapter_base(adapter_dir: Path, base: str | Path | None) -> str:
     """The base model of an adapter: ``base`` if given, else the folder its config recorded.
 
     Example:
-        >>> adapter_base(Path("runs/09_production/dpo_adapter"), base="runs/base")
+        >>> adapter_base(Path("runs/10_production/dpo_adapter"), base="runs/base")
         'runs/base'
     """
     if base is not None:
@@ -196,8 +196,8 @@ def merge_adapter(adapter_dir: str | Path, merged_dir: str | Path, base: str | P
     PEFT's ``merge_and_unload`` and save a plain model folder, tokenizer included.
 
     Example:
-        >>> merge_adapter("runs/09_production/dpo_adapter", "runs/09_production/dpo_merged")  # doctest: +SKIP
-        PosixPath('runs/09_production/dpo_merged')
+        >>> merge_adapter("runs/10_production/dpo_adapter", "runs/10_production/dpo_merged")  # doctest: +SKIP
+        PosixPath('runs/10_production/dpo_merged')
     """
     from peft import PeftModel
 
@@ -240,7 +240,7 @@ def convert_to_gguf(model_dir: str | Path, out_dir: str | Path, outtype: str = "
     converter (fetched by ``ensure_converter`` unless given); return the file's path.
 
     Example:
-        >>> convert_to_gguf("runs/09_production/sft_model", "runs/gguf", "q8_0")  # doctest: +SKIP
+        >>> convert_to_gguf("runs/10_production/sft_model", "runs/gguf", "q8_0")  # doctest: +SKIP
         PosixPath('runs/gguf/model-q8_0.gguf')
     """
     model_dir, outfile = Path(model_dir), Path(out_dir) / f"model-{check_outtype(outtype)}.gguf"
@@ -270,7 +270,7 @@ def load_gguf(path: str | Path, tokenizer=None):
     it from the file's vocabulary, which takes about 10 s for SmolLM2's 49,152 tokens.
 
     Example:
-        >>> model, tokenizer = load_gguf("runs/09_production/gguf/model-q8_0.gguf")  # doctest: +SKIP
+        >>> model, tokenizer = load_gguf("runs/10_production/gguf/model-q8_0.gguf")  # doctest: +SKIP
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers import modeling_gguf_pytorch_utils as gguf_utils
@@ -363,7 +363,7 @@ def load_llama_cpp(path: str | Path, n_ctx: int = 1024, n_threads: int | None = 
     Call its ``close()`` when done: left to the finaliser at interpreter exit, it can raise.
 
     Example:
-        >>> llm = load_llama_cpp("runs/09_production/gguf/model-q8_0.gguf")  # doctest: +SKIP
+        >>> llm = load_llama_cpp("runs/10_production/gguf/model-q8_0.gguf")  # doctest: +SKIP
     """
     if not llama_cpp_available():
         raise ModuleNotFoundError("llama-cpp-python is not installed; `pip install llama-cpp-python` builds "

@@ -13,7 +13,7 @@ and ``source_only_table`` lay the results out, the latter for claims read from t
 Example:
     >>> from utils.core.models import ensure_bundled_cache
     >>> from utils.production import serving
-    >>> folder = str(ensure_bundled_cache())  # any save_pretrained folder, e.g. notebook 09's SFT model
+    >>> folder = str(ensure_bundled_cache())  # any save_pretrained folder, e.g. notebook 10's SFT model
     >>> with serving.serve_model(folder) as server:  # doctest: +SKIP
     ...     reply = server.client().chat.completions.create(
     ...         model=server.model, messages=[{"role": "user", "content": "Hi"}], max_tokens=20)

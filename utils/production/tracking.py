@@ -89,8 +89,8 @@ def trainer_env(folder: str | Path = STORE_DIR, experiment: str = EXPERIMENT,
     """The environment variables that send a ``--report_to mlflow`` training run to this store,
     read by transformers' ``MLflowCallback`` (the tags land on the run).
 
-    >>> trainer_env("/tmp/store", "demo", {"lesson": "09"})["MLFLOW_TAGS"]
-    '{"lesson": "09"}'
+    >>> trainer_env("/tmp/store", "demo", {"lesson": "10"})["MLFLOW_TAGS"]
+    '{"lesson": "10"}'
     """
     env = {"MLFLOW_TRACKING_URI": tracking_uri(folder), "MLFLOW_EXPERIMENT_NAME": experiment}
     return {**env, "MLFLOW_TAGS": json.dumps(dict(tags))} if tags else env
@@ -245,7 +245,7 @@ def _client_for(run_id: str):
 def find_runs(experiment: str = EXPERIMENT, folder: str | Path = STORE_DIR, run_name: str | None = None,
               tags: Mapping[str, str] | None = None) -> list[str]:
     """Ids of the runs of ``experiment`` with this name and these tags, newest first; LookupError if none.
-    Example: ``find_runs("09_from_notebook_to_production", tags={"lesson": "09"})[:2]``.
+    Example: ``find_runs("10_from_notebook_to_production", tags={"lesson": "10"})[:2]``.
     """
     import mlflow
 
