@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from utils.core import runtime  # noqa: E402
+from utils.training import experiment_runs  # noqa: E402
 
 STUDIES = ("pair_type", "best_of_n", "simpo", "beta")
 SEEDS = (0, 1, 2)
@@ -75,7 +76,7 @@ def run_key(spec: dict, device: str) -> str:
 
 def finished_runs(rows_path: Path) -> dict[str, dict]:
     """The rows already in ``runs.jsonl`` by run key (a rerun skips them)."""
-    rows = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
+    rows = experiment_runs.read_rows(rows_path)
     return {run_key(row, row["device"]): row for row in rows}
 
 
@@ -202,7 +203,7 @@ def measure(spec: dict, pairs: dict[str, list[dict]], problems: list[dict], ques
     runtime.seed_everything(spec["seed"])
     model, tokenizer = fresh_model(spec)
     row = {**{k: v for k, v in spec.items() if k != "model"}, "device": runtime.pick_device(),
-           "hardware": hardware(), "batch_size": BATCH_SIZE, "lora_rank": LORA_RANK,
+           "hardware": experiment_runs.hardware(), "batch_size": BATCH_SIZE, "lora_rank": LORA_RANK,
            "activation_checkpointing": False}
     if spec["method"] == "best_of_n":
         row.update(best_of_n(model, tokenizer, problems), n_eval=len(problems))
@@ -214,16 +215,6 @@ def measure(spec: dict, pairs: dict[str, list[dict]], problems: list[dict], ques
     model.eval()
     row.update(score_greedy(model, tokenizer, problems, questions))
     return row
-
-
-def hardware() -> str:
-    if runtime.pick_device() == "cuda":
-        return runtime.describe_device()
-    import torch
-
-    from utils.maintenance.notebook_runner import hardware as this_machine
-
-    return f"{this_machine()}, torch threads {torch.get_num_threads()}"
 
 
 def held_out_problems(n: int) -> list[dict]:
@@ -276,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped.append(f"{study}: budget reached")
                 break
             row = measure({**spec, "model": args.model}, pairs, problems, questions)
-            with open(rows_path, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            experiment_runs.append_row(rows_path, row)
             print(f"{study:>9} {row['method']:>10} {row['pair_type']:>11} beta={row['beta']:<4} "
                   f"seed={row['seed']} "
                   f"correct {row.get('share_correct', float('nan')):.3f} "
@@ -285,15 +275,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row.get('seconds_per_step') or 0:.2f} s/step", flush=True)
     given = argv if argv is not None else sys.argv[1:]
     meta = {"command": "python scripts/preference_experiments.py " + " ".join(given),
-            "minutes": round((time.perf_counter() - start) / 60, 1), "hardware": hardware(),
+            "minutes": round((time.perf_counter() - start) / 60, 1), "hardware": experiment_runs.hardware(),
             "precision": runtime.precision(device), "batch_size": BATCH_SIZE, "lora_rank": LORA_RANK,
             "held_out": f"{args.n_eval} arithmetic problems, questions no shipped pair uses (seed 1000)",
             "facts": f"{args.n_facts} multiple-choice facts (make_questions seed 7), cloze scoring",
             "pairs": {t: len(p) for t, p in pairs.items()}, "simpo": SIMPO, "skipped": skipped,
             "schedule": "constant learning rate, no warm-up"}
-    meta_path = out / "meta.json"
-    runs = json.loads(meta_path.read_text())["invocations"] if meta_path.exists() else []
-    meta_path.write_text(json.dumps({"invocations": runs + [meta]}, indent=1) + "\n")
+    experiment_runs.append_invocation(out, meta)  # results can come from several invocations and machines
     print(f"{len(finished_runs(rows_path))} runs; {meta['minutes']} min; wrote {rows_path}")
     return 0
 

@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from utils.core import runtime  # noqa: E402
+from utils.training import experiment_runs  # noqa: E402
 
 RUNS = ({"method": "base"}, {"method": "grpo", "beta": 0.0}, {"method": "rs_sft"},
         {"method": "grpo", "beta": 0.1}, {"method": "dpo", "beta": 0.1})
@@ -50,7 +51,7 @@ def run_key(spec: dict) -> str:
 
 
 def finished_runs(rows_path: Path) -> dict[str, dict]:
-    rows = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
+    rows = experiment_runs.read_rows(rows_path)
     return {row["key"]: row for row in rows}
 
 
@@ -170,17 +171,7 @@ def measure(spec: dict, train, held_out, args) -> dict:
     train_minutes = (time.perf_counter() - start) / 60
     scores = evaluate(model, tokenizer, held_out, args)
     return {**spec, **log, "train_minutes": round(train_minutes, 2), **scores,
-            "n_eval": len(held_out), "n_train": len(train), "hardware": hardware()}
-
-
-def hardware() -> str:
-    if runtime.pick_device() == "cuda":
-        return runtime.describe_device()
-    import torch
-
-    from utils.maintenance.notebook_runner import hardware as this_machine
-
-    return f"{this_machine()}, torch threads {torch.get_num_threads()}"
+            "n_eval": len(held_out), "n_train": len(train), "hardware": experiment_runs.hardware()}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -226,22 +217,19 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append(f"{run}: budget reached")
             continue
         row = {"key": key, **measure(spec, train, held_out, args)}
-        with open(rows_path, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        experiment_runs.append_row(rows_path, row)
         print(f"{row['method']:>7} beta={row.get('beta', '-')} pass@1 greedy {row['pass1_greedy']:.3f} "
               f"sampled {row['pass1_sampled']:.3f} pass@{args.samples} {row[f'pass{args.samples}']:.3f} "
               f"train {row['train_minutes']:.1f} min", flush=True)
     given = argv if argv is not None else sys.argv[1:]
     meta = {"command": " ".join(["python scripts/rl_experiments.py", *given]),
-            "minutes": round((time.perf_counter() - start) / 60, 1), "hardware": hardware(),
+            "minutes": round((time.perf_counter() - start) / 60, 1), "hardware": experiment_runs.hardware(),
             "precision": runtime.precision(runtime.pick_device()), "settings": settings,
             "lora_rank": LORA_RANK, "learning_rate": LEARNING_RATE, "temperature": TEMPERATURE,
             "reward_weights": {"correctness": REWARD_WEIGHTS[0], "format": REWARD_WEIGHTS[1]},
             "held_out": f"{args.n_eval} arithmetic problems, no question shared with training or DPO pairs",
             "skipped": skipped}
-    meta_path = out / "meta.json"
-    runs = json.loads(meta_path.read_text())["invocations"] if meta_path.exists() else []
-    meta_path.write_text(json.dumps({"invocations": runs + [meta]}, indent=1) + "\n")
+    experiment_runs.append_invocation(out, meta)  # results can come from several invocations and machines
     print(f"{len(finished_runs(rows_path))} runs; {meta['minutes']} min; wrote {rows_path}")
     return 0
 

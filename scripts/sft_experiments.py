@@ -40,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from utils.core import runtime  # noqa: E402
+from utils.training import experiment_runs  # noqa: E402
 
 STUDIES = ("size_noise", "lora_full", "rank", "masking", "lr", "overfit", "qlora")
 SEEDS = (0, 1, 2)
@@ -102,7 +103,7 @@ def device_of(row: dict) -> str:
 
 def finished_runs(rows_path: Path) -> dict[str, dict]:
     """The rows already in ``runs.jsonl`` by run key (a rerun skips them)."""
-    rows = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
+    rows = experiment_runs.read_rows(rows_path)
     return {run_key(row, device_of(row)): row for row in rows}
 
 
@@ -201,7 +202,7 @@ def measure(spec: dict, held_out: list[dict], questions: list[dict]) -> dict:
     runtime.seed_everything(spec["seed"])
     model, tokenizer = load_base(spec)
     row = {**{k: v for k, v in spec.items() if k != "model"}, "device": runtime.pick_device(),
-           "hardware": hardware(), "seconds_per_step": None, "curve": [], "train_loss": [],
+           "hardware": experiment_runs.hardware(), "seconds_per_step": None, "curve": [], "train_loss": [],
            "trainable_params": 0}
     if spec["method"] != "untrained":
         model, log = train(spec, model, tokenizer, held_out)
@@ -216,16 +217,6 @@ def measure(spec: dict, held_out: list[dict], questions: list[dict]) -> dict:
                facts_correct="".join("1" if c else "0" for c in facts),
                facts_accuracy=sum(facts) / len(facts), example_answer=answers[0])
     return row
-
-
-def hardware() -> str:
-    if runtime.pick_device() == "cuda":
-        return runtime.describe_device()
-    import torch
-
-    from utils.maintenance.notebook_runner import hardware as this_machine
-
-    return f"{this_machine()}, torch threads {torch.get_num_threads()}"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -277,22 +268,19 @@ def main(argv: list[str] | None = None) -> int:
                 skipped.append(f"{what}: {error!r}"[:300])
                 print("FAILED", skipped[-1], flush=True)
                 continue
-            with open(rows_path, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            experiment_runs.append_row(rows_path, row)
             print(f"{study:>10} {row['method']:>9} r={row['rank']:<3} n={row['n_train']:<4} "
                   f"noise={row['noise']} answer-only={row['completion_only']} "
                   f"lr={row['lr']:g} seed={row['seed']} exact {row['exact_match']:.3f} "
                   f"facts {row['facts_accuracy']:.3f} {row['seconds_per_step'] or 0:.3f} s/step", flush=True)
     given = argv if argv is not None else sys.argv[1:]
     meta = {"command": "python scripts/sft_experiments.py " + " ".join(given),
-            "minutes": round((time.perf_counter() - start) / 60, 1), "hardware": hardware(),
+            "minutes": round((time.perf_counter() - start) / 60, 1), "hardware": experiment_runs.hardware(),
             "precision": runtime.precision(runtime.pick_device()), "batch_size": 8,
             "held_out": f"{args.n_eval} level-3 orders, unseen names, items and phrasings",
             "facts": f"{args.n_facts} multiple-choice facts, cloze scoring", "skipped": skipped,
             "noise_shares": NOISE_SHARES, "schedule": "constant learning rate, no warm-up"}
-    meta_path = out / "meta.json"  # one entry per invocation: results can come from several machines
-    runs = json.loads(meta_path.read_text())["invocations"] if meta_path.exists() else []
-    meta_path.write_text(json.dumps({"invocations": runs + [meta]}, indent=1) + "\n")
+    experiment_runs.append_invocation(out, meta)  # results can come from several invocations and machines
     print(f"{len(finished_runs(rows_path))} runs; {meta['minutes']} min; wrote {rows_path}")
     return 0
 
