@@ -1,31 +1,31 @@
-"""Train the course's draft-pick adapter: LoRA fine-tuning of SmolLM2-135M-Instruct on simulated QLT picks.
+"""Train the course's draft pickers: LoRA fine-tuning of SmolLM2-135M-Instruct on simulated draft picks.
 
-Notebook 08 trains a few steps live to show the mechanics, then evaluates the adapter this script
-saves (committed under adapters/draft_picker/). The adapter is stored in float16 to stay small.
+Notebook 08 trains a few steps live to show the mechanics, then evaluates the pickers this script
+saved (committed under adapters/draft_picker/ and adapters/draft_picker_likelihood/; each folder's
+README gives the exact command, time and hardware). Adapters are stored in float16 to stay small.
 
-    python scripts/train_draft_picker.py                        # defaults; the committed run: its README
-    python scripts/train_draft_picker.py --objective sft --scoring likelihood --lr 2e-3 \
-        --out runs/draft_picker_sft
-    python scripts/train_draft_picker.py --eval-only --eval-picks 600 --unseen-picks 100 \
-        --out adapters/draft_picker                             # re-score a saved adapter, no training
+    python scripts/train_draft_picker.py --objective head --layers-from 15 --lr 1e-3 --extra-sets 3 \
+        --time-limit-min 75 --eval-picks 600 --unseen-picks 600 --out runs/draft_picker_head
+    python scripts/train_draft_picker.py --eval-only --eval-picks 600 --unseen-picks 600 \
+        --out adapters/draft_picker                             # re-score a saved picker, no training
     python scripts/train_draft_picker.py --fast --out /tmp/dp   # seconds: the test suite's run
 
-Two objectives, on the same prompts and answers:
-- ``pack-softmax`` (default): the cross-entropy of the human's pick among the pack's cards
-  (``draft_prompts.pack_softmax_loss``), the very choice the evaluation measures. Each card is
-  scored (``--scoring``) by how much the adapter changed the log-likelihood of its answer
-  (``ratio``, the default: every card starts at 0) or by that log-likelihood itself. The answer is
-  the card's name, or with ``--format line`` (the default) its whole pack line, features first;
-- ``sft``: TRL's SFTTrainer on prompt/completion records, the loss on every token of the name
-  against the whole vocabulary. On this CPU a 301-step run lowered that loss from 1.68 to 0.25
-  and still scored top-1 0.29 on 120 held-out picks, below the rarity rule (notebook 08, section 5).
+Three objectives:
+- ``head``: one forward pass over the pick prompt in the ``text`` format (every card as a player
+  reads it), a score per card read by a linear head from the hidden state at the end of that
+  card's line, and the cross-entropy of the human's pick among the pack (``utils.drafts.pack_head``);
+- ``pack-softmax``: the same cross-entropy, each card scored by the log-likelihood of its answer
+  (``--scoring likelihood``) or by how much the adapter changed it (``ratio``: every card starts at 0),
+  one pass over the prompt per scoring plus one per candidate answer (``draft_prompts.pack_softmax_loss``);
+- ``sft``: TRL's SFTTrainer on prompt/completion records, the loss on the answer's tokens against
+  the whole vocabulary (it never sees the other cards of the pack).
 
 Picks come from the training drafts of ``split_by_draft(test_fraction=0.2, seed=0)`` (the same
-split as the notebook), shuffled, one pass (no pick is seen twice). ``--time-limit-min`` stops
-training early on a slow machine; the log records the steps actually done, the minutes taken and
-the hardware, which the notebook prints beside the adapter's numbers. At the end ``--eval-picks``
-held-out QLT picks and ``--unseen-picks`` picks of the unseen set QGO are scored with the weights
-as saved (float16), one row per pick in ``eval_hits.csv``, which the notebook loads.
+split as the notebook), plus with ``--extra-sets N`` the drafts of N freshly generated sets (so a
+card's name alone cannot carry its worth), shuffled, one pass (no pick is seen twice). ``--time-limit-min``
+stops training early; the log records the steps actually done, the minutes and the hardware. At the
+end ``--eval-picks`` held-out picks and ``--unseen-picks`` picks of the unseen set QGO are scored
+with the weights as saved (float16), one row per pick in ``eval_hits.csv``, which the notebook loads.
 """
 
 from __future__ import annotations
@@ -50,13 +50,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from utils.core import runtime  # noqa: E402
 from utils.core.models import load_model  # noqa: E402
 from utils.drafts import baselines as draft_baselines  # noqa: E402
+from utils.drafts import card_text, pack_head
 from utils.drafts import files as drafts
 from utils.drafts import prompts as draft_prompts
-from utils.drafts.simulation import course_draft_file  # noqa: E402
+from utils.drafts.simulation import (  # noqa: E402
+    TEXT_FILE,
+    course_draft_file,
+    draft_file_name,
+    generate_spec,
+    write_new_set,
+)
 from utils.training.trl_on_cpu import score_labelled_positions_only  # noqa: E402
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # attention only: ~0.9M weights in all 30 layers
-OBJECTIVES = ("pack-softmax", "sft")
+OBJECTIVES = ("pack-softmax", "sft", "head")
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 LOG_FILE = "training_log.json"
 HITS_FILE = "eval_hits.csv"
@@ -68,7 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--format", default="line", choices=draft_prompts.FORMATS,
                         help="prompt and answer format (utils.drafts.prompts)")
     parser.add_argument("--objective", default="pack-softmax", choices=OBJECTIVES,
-                        help="pack-softmax: the pick against the pack's other cards; sft: TRL SFT")
+                        help="pack-softmax: the pick against the pack's other cards, by answer "
+                             "likelihood; head: the same choice by a head on the body, one pass per "
+                             "pick (text format); sft: TRL SFT")
     parser.add_argument("--scoring", default="ratio", choices=tuple(draft_prompts.SCORINGS),
                         help="ratio: log-likelihood change from the base model; likelihood: the raw sum")
     parser.add_argument("--layers-from", type=int, default=0,
@@ -89,6 +98,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--unseen-picks", type=int, default=0,
                         help=f"picks of the unseen set {UNSEEN_SET} scored at the end")
     parser.add_argument("--time-limit-min", type=float, default=None, help="stop training after this")
+    parser.add_argument("--extra-sets", type=int, default=0,
+                        help="also train on this many new generated sets (their drafts mixed in), so "
+                             "card names alone cannot carry a card's worth")
+    parser.add_argument("--extra-drafts", type=int, default=200, help="simulated drafts per extra set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(runtime.REPO_ROOT / "adapters" / "draft_picker"))
     parser.add_argument("--eval-only", action="store_true",
@@ -101,6 +114,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.batch_size, args.eval_picks, args.unseen_picks = 2, 4, min(args.unseen_picks, 2)
         args.max_drafts = args.max_drafts or 10
     args.steps = args.steps if args.steps is not None else (4 if args.fast else 300)
+    if args.objective == "head":
+        args.format = "text"  # the head reads each card's line: it needs the cards' text
     for name in ("steps", "batch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
@@ -113,12 +128,36 @@ def training_records(args: argparse.Namespace) -> tuple[list[dict], list[dict], 
     """Shuffled training picks (steps x batch of them, or all there are), held-out picks, card info."""
     path = Path(args.drafts) if args.drafts else course_draft_file("QLT")
     records = drafts.draft_picks_from_17lands(path, max_drafts=args.max_drafts)
-    cards = drafts.read_cards(path.parent / "cards.csv", records[0]["expansion"])
     train, test = draft_baselines.split_by_draft(records, test_fraction=0.2, seed=0)
+    info = set_info(path, records[0]["expansion"])
+    for extra_path in extra_sets(args.extra_sets, args.extra_drafts, args.seed):
+        extra = drafts.draft_picks_from_17lands(extra_path, max_drafts=args.max_drafts)
+        train += extra
+        info |= set_info(extra_path, extra[0]["expansion"])
     random.Random(args.seed).shuffle(train)
     random.Random(args.seed + 1).shuffle(test)
     n_train = args.train_picks or args.steps * args.batch_size
-    return train[:n_train], test[:args.eval_picks], draft_prompts.card_info(cards)
+    return train[:n_train], test[:args.eval_picks], info
+
+
+def extra_sets(n: int, n_drafts: int, seed: int) -> list[Path]:
+    """Draft files of ``n`` new generated training sets (codes QTA, QTB, ...), in a temporary folder:
+    the generator's sets, which neither the held-out nor the unseen evaluation ever uses."""
+    paths = []
+    for i in range(n):
+        spec = generate_spec(f"QT{chr(ord('A') + i)}", f"Training set {i + 1}", seed=1000 * (seed + 1) + i,
+                             n_drafts=n_drafts)
+        folder = Path(tempfile.mkdtemp(prefix=f"{spec.code}_"))
+        paths.append(next(p for p in write_new_set(spec, folder) if p.name == draft_file_name(spec.code)))
+    return paths
+
+
+def set_info(draft_file: Path, expansion: str) -> dict:
+    """Card info for the prompts: cards.csv beside the draft file, joined with the cards' text
+    (card_text.json beside it, Scryfall format) when there is one."""
+    cards = drafts.read_cards(draft_file.parent / "cards.csv", expansion)
+    text_file = draft_file.parent / TEXT_FILE
+    return draft_prompts.card_info(cards, card_text.read_card_text(text_file) if text_file.exists() else None)
 
 
 class TimeLimit(TrainerCallback):
@@ -195,8 +234,9 @@ def train_pack_softmax(model, tokenizer, records, info, args, timer) -> tuple[ob
         batch = [records[i % len(records)] for i in range(first, first + args.batch_size)]
         total = 0.0
         for record in batch:
-            loss = draft_prompts.pack_softmax_loss(model, tokenizer, record, args.format, info,
-                                                   args.scoring) / len(batch)
+            with runtime.autocast(model):  # bf16 where the CPU has it, as the head trains
+                loss = draft_prompts.pack_softmax_loss(model, tokenizer, record, args.format, info,
+                                                       args.scoring) / len(batch)
             loss.backward()
             total += float(loss.detach())
         optimizer.step()
@@ -207,6 +247,36 @@ def train_pack_softmax(model, tokenizer, records, info, args, timer) -> tuple[ob
         if timer.minutes is not None and time.perf_counter() - timer.start > 60 * timer.minutes:
             break
     return model, losses, step
+
+
+def train_head(model, tokenizer, records, info, args, timer) -> tuple[object, list[float], int]:
+    """AdamW on ``pack_head.pick_loss``: one forward pass per pick over its text-format prompt, a
+    batch of ``batch_size`` picks padded together, LoRA on the body and the head trained in full."""
+    from peft import get_peft_model
+
+    lora = get_peft_model(model, lora_config(args, model.config.num_hidden_layers))
+    picker = pack_head.PackHead(lora).train()
+    params = [p for p in picker.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    warmup = max(1, args.steps // 50)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+    losses = []
+    for step in range(1, args.steps + 1):
+        first = (step - 1) * args.batch_size
+        batch = [records[i % len(records)] for i in range(first, first + args.batch_size)]
+        encoded = [pack_head.encode_pick(tokenizer, record, info) for record in batch]
+        targets = [names.index(record["pick"]) for (_, names, _), record in zip(encoded, batch, strict=True)]
+        with runtime.autocast(picker):
+            loss = pack_head.pick_loss(picker([(ids, ends) for ids, _, ends in encoded]), targets)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        losses.append(float(loss.detach()))
+        print(f"step {step}: pick loss {losses[-1]:.3f}", flush=True)
+        if timer.minutes is not None and time.perf_counter() - timer.start > 60 * timer.minutes:
+            break
+    return picker, losses, step
 
 
 def round_lora_to_fp16(model) -> None:
@@ -223,6 +293,8 @@ def evaluation_hits(model, tokenizer, args, test_records, info) -> pd.DataFrame:
 
     def hits(records, card_info, expansion):
         def ranking(record):
+            if isinstance(model, pack_head.PackHead):
+                return pack_head.head_ranking(model, tokenizer, record, card_info)
             return draft_prompts.llm_ranking(model, tokenizer, record, args.format, card_info, args.scoring)
 
         return draft_prompts.pick_hits(records, ranking).assign(set=expansion)
@@ -232,7 +304,7 @@ def evaluation_hits(model, tokenizer, args, test_records, info) -> pd.DataFrame:
         path = course_draft_file(UNSEEN_SET)
         unseen = drafts.draft_picks_from_17lands(path, max_drafts=args.max_drafts)
         random.Random(args.seed + 2).shuffle(unseen)
-        unseen_info = draft_prompts.card_info(drafts.read_cards(path.parent / "cards.csv", UNSEEN_SET))
+        unseen_info = set_info(path, UNSEEN_SET)
         picks = unseen[:args.unseen_picks]
         tables.append(hits(picks, unseen_info, UNSEEN_SET))
     columns = ["set", "draft_id", "pack_number", "pick_number", "top1", "top3", "choice"]
@@ -267,7 +339,10 @@ def evaluate_saved(args: argparse.Namespace) -> dict:
     args.format, args.scoring = log["format"], log["scoring"]  # score it the way it was trained
     _, test_records, info = training_records(args)
     model, tokenizer = load_model(args.model, quiet=True)
-    model = PeftModel.from_pretrained(model, str(out))
+    if log["objective"] == "head":
+        model = pack_head.load_picker(model, out)
+    else:
+        model = PeftModel.from_pretrained(model, str(out))
     log |= evaluate(model, tokenizer, args, test_records, info)
     log["eval_command"] = "python scripts/train_draft_picker.py " + " ".join(sys.argv[1:])
     (out / LOG_FILE).write_text(json.dumps(log, indent=1) + "\n")
@@ -279,12 +354,15 @@ def train(args: argparse.Namespace) -> dict:
     train_records, test_records, info = training_records(args)
     model, tokenizer = load_model(args.model, quiet=True)
     timer = TimeLimit(args.time_limit_min)
-    fit = train_pack_softmax if args.objective == "pack-softmax" else train_sft
+    fit = {"pack-softmax": train_pack_softmax, "sft": train_sft, "head": train_head}[args.objective]
     model, losses, steps_done = fit(model, tokenizer, train_records, info, args, timer)
     minutes = (time.perf_counter() - timer.start) / 60
     out = Path(args.out)
-    size = save_adapter_fp16(model, out)
-    round_lora_to_fp16(model)
+    lora = model.model if isinstance(model, pack_head.PackHead) else model
+    size = save_adapter_fp16(lora, out)
+    if isinstance(model, pack_head.PackHead):
+        torch.save(model.head.state_dict(), out / pack_head.HEAD_FILE)
+    round_lora_to_fp16(lora)
     log = {
         "command": "python scripts/train_draft_picker.py " + " ".join(sys.argv[1:]),
         "objective": args.objective, "scoring": args.scoring, "format": args.format,

@@ -569,3 +569,30 @@ def wait_for_change(locator, old: str | None, *, attribute: str | None = None,
         time.sleep(0.2)
     raise AssertionError(f"{attribute or 'text'} did not change within {timeout:.0f} s; still "
                          f"{(current or '')[:200]!r}")
+
+
+BUSY_WORDS = ("busy", "working")  # what a panel's status line says while a callback works
+
+
+def require_browser() -> None:
+    """Skip when Chromium or playwright is missing, or fail when COURSE_REQUIRE_BROWSER=1 (CI)."""
+    import pytest
+
+    reason = browser_missing()
+    if reason is None:
+        return
+    if os.environ.get("COURSE_REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}:
+        pytest.fail(f"COURSE_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(f"browser test skipped: {reason} (set COURSE_REQUIRE_BROWSER=1 to make this a failure)")
+
+
+def wait_for_status(root, timeout: float = 60) -> str:
+    """Wait until the panel's status line no longer says it is busy ("busy…", "working…")."""
+    status = root.locator(".course-status").first
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = text_of(status)
+        if not any(word in text.lower() for word in BUSY_WORDS):
+            return text
+        time.sleep(0.2)
+    raise AssertionError(f"the panel stayed busy for {timeout:.0f} s: {text!r}")

@@ -12,35 +12,23 @@ them, unless COURSE_REQUIRE_BROWSER=1 (CI), where it fails and says how to insta
 
 from __future__ import annotations
 
-import os
 import textwrap
 import time
 
 import nbformat
-import pytest
 from browser_lab import (
     REPO_ROOT,
-    browser_missing,
     cut_elements,
     lab_session,
     panel,
+    require_browser,
     text_of,
     wait_for_change,
+    wait_for_status,
 )
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "06_sampling_parameters.ipynb"
 EXPLORER_TAG = "explorer"  # the tag of the cell that displays the panel
-BUSY_WORDS = ("busy", "working")  # what a panel's status line says while a callback works
-
-
-def require_browser() -> None:
-    """Skip when Chromium or playwright is missing, or fail when COURSE_REQUIRE_BROWSER=1 (CI)."""
-    reason = browser_missing()
-    if reason is None:
-        return
-    if os.environ.get("COURSE_REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}:
-        pytest.fail(f"COURSE_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
-    pytest.skip(f"browser test skipped: {reason} (set COURSE_REQUIRE_BROWSER=1 to make this a failure)")
 
 
 def set_readout(root, slider_class: str, value: str) -> None:
@@ -49,18 +37,6 @@ def set_readout(root, slider_class: str, value: str) -> None:
     readout = root.locator(f".{slider_class} .widget-readout")
     readout.fill(value)
     readout.press("Enter")
-
-
-def wait_for_status(root, timeout: float = 60) -> str:
-    """Wait until the panel's status line no longer says it is busy ("busy…", "working…")."""
-    status = root.locator(".course-status").first
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = text_of(status)
-        if not any(word in text.lower() for word in BUSY_WORDS):
-            return text
-        time.sleep(0.2)
-    raise AssertionError(f"the panel stayed busy for {timeout:.0f} s: {text!r}")
 
 
 def test_explorer_in_jupyterlab():

@@ -78,7 +78,7 @@ def test_card_info_reads_the_course_card_list():
 
 def test_real_records_render_in_both_formats():
     records = draft_picks_from_17lands(sim.course_draft_file("QGO"), max_drafts=1)
-    info = dp.card_info(sim.set_cards("QGO"))
+    info = dp.card_info(sim.set_cards("QGO"), {c["name"]: c for c in sim.scryfall_cards("QGO")})
     for fmt in dp.FORMATS:
         for record in records:
             text = dp.pick_messages(record, fmt, info)[1]["content"]

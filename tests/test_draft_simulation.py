@@ -1,6 +1,8 @@
 """utils.drafts.simulation: fictional sets, pack passing, human-like drafters, 17lands-format files."""
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,8 @@ from scipy.stats import spearmanr
 
 from utils.drafts import simulation as sim
 from utils.drafts.files import draft_picks_from_17lands, read_cards, read_header
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DRAFTS_DIR = Path(__file__).resolve().parent.parent / "data" / "drafts"
 
@@ -144,16 +148,18 @@ def test_same_seed_same_bytes(tmp_path):
     again = sim.write_course_drafts(tmp_path / "b", seed=3, n_drafts=2)
     other = sim.write_course_drafts(tmp_path / "c", seed=4, n_drafts=2)
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
-    assert first[1].read_bytes() != other[1].read_bytes()
-    assert gzip.decompress(first[1].read_bytes()).startswith(b"expansion,event_type,draft_id")
+    qlt = [p.name for p in first].index(sim.draft_file_name("QLT"))
+    assert first[qlt].read_bytes() != other[qlt].read_bytes()
+    assert gzip.decompress(first[qlt].read_bytes()).startswith(b"expansion,event_type,draft_id")
 
 
 def test_shipped_files_match_the_code():
     cards = read_cards(DRAFTS_DIR / sim.CARDS_FILE)
-    expected = pd.concat([sim.set_cards(code) for code in sim.SETS], ignore_index=True)
+    expected = pd.concat([sim.set_cards(code) for code in sim.COURSE_SETS], ignore_index=True)
     assert cards["name"].tolist() == expected["name"].tolist()
     total = 0
-    for code, spec in sim.SETS.items():
+    for code in sim.COURSE_SETS:
+        spec = sim.SETS[code]
         path = sim.course_draft_file(code)
         total += path.stat().st_size
         header = read_header(path)
@@ -174,3 +180,31 @@ def test_colour_fit_and_final_deck_known_values():
     deck = sim.final_deck(np.array([3, 1, 1, 2]), np.array([0.5, 2.0, 1.0, -1.0]), colours, size=4)
     assert deck.tolist() == [2, 1, 1, 0]  # best four cards castable in the two main colours
     assert sim.play_event(0.0, np.random.default_rng(0)) == (0, 3)
+
+
+def test_ceiling_is_the_top1_of_a_picker_that_knows_the_drafter():
+    drafts = sim.simulate_drafts("QLT", 200, seed=8)
+    colours = sim.colour_matrix(drafts.cards)
+    rare = drafts.cards["rarity"].isin(["rare", "mythic"]).to_numpy(dtype=float)
+    n_picks = drafts.seen.shape[2]
+    hits = []
+    for t in range(n_picks):  # the oracle: the argmax of the drafter's true choice probabilities
+        values = sim.pick_values(drafts.pool0[:, t][:, None].astype(float), t / (n_picks - 1), drafts.quality,
+                                 colours, rare, {k: v[:, :1] for k, v in drafts.drafters.items()})[:, 0]
+        chance = sim.choice_probabilities(drafts.seen[:, 0, t], values, drafts.drafters["noise"][:, 0])
+        hits.append(chance.argmax(-1) == drafts.picks[:, 0, t])
+    assert abs(np.mean(hits) - drafts.best_chance.mean()) < 0.02
+    assert (drafts.best_chance[:, -1] == 1).all()  # the last card of a pack is always taken
+
+
+def test_new_set_command_writes_a_set_nobody_trained_on(tmp_path):
+    out = tmp_path / "qab"
+    command = [sys.executable, "-m", "utils.drafts.simulation", "--new-set", "QAB", "--out", str(out)]
+    result = subprocess.run(command + ["--name", "Ash Bell", "--set-seed", "3", "--drafts", "4"],
+                            cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    picks = draft_picks_from_17lands(out / sim.draft_file_name("QAB"))
+    names = set(pd.read_csv(out / sim.CARDS_FILE)["name"])
+    assert {p["pick"] for p in picks} <= names and not names & set(sim.set_cards("QLT")["name"])
+    again = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert again.returncode == 2 and "nothing is overwritten" in again.stderr

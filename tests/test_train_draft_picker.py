@@ -113,3 +113,29 @@ def test_bad_arguments_are_refused():
     with pytest.raises(SystemExit):
         script.parse_args(["--layers-from", "-1"])
     assert script.parse_args([]).steps == 300 and script.parse_args(["--fast"]).steps == 4
+
+
+def test_head_objective_trains_reads_text_and_rescores_the_same(tiny_model_dir, tmp_path):
+    script = load_script("train_draft_picker")
+    out = tmp_path / "head"
+    assert script.main(["--fast", "--objective", "head", "--steps", "16", "--train-picks", "4",
+                        "--lr", "0.01",
+                        "--unseen-picks", "2", "--model", str(tiny_model_dir), "--out", str(out)]) == 0
+    log = json.loads((out / script.LOG_FILE).read_text())
+    assert log["objective"] == "head" and log["format"] == "text"
+    assert sum(log["losses"][-4:]) / 4 < 0.85 * sum(log["losses"][:4]) / 4
+    first = pd.read_csv(out / "eval_hits.csv")
+    assert script.main(["--fast", "--eval-only", "--unseen-picks", "2", "--model", str(tiny_model_dir),
+                        "--out", str(out)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "eval_hits.csv"), first)
+
+
+def test_extra_sets_mix_generated_drafts_into_training(tiny_model_dir, tmp_path):
+    script = load_script("train_draft_picker")
+    args = script.parse_args(["--fast", "--objective", "head", "--extra-sets", "2", "--extra-drafts", "3",
+                              "--model", str(tiny_model_dir), "--out", str(tmp_path)])
+    args.train_picks = 10_000
+    train, test, info = script.training_records(args)
+    sets = {record["expansion"] for record in train}
+    assert sets == {"QLT", "QTA", "QTB"} and {record["expansion"] for record in test} == {"QLT"}
+    assert all("text" in info[name] for record in train for name in record["pack"])

@@ -321,3 +321,87 @@ def split_by_draft(records: list[Mapping], test_fraction: float = 0.2,
     test_ids = set(drafts[:n_test])
     return ([r for r in records if r["draft_id"] not in test_ids],
             [r for r in records if r["draft_id"] in test_ids])
+
+
+CARD_TYPES = ("Creature", "Legendary", "Instant", "Sorcery", "Enchantment", "Artifact", "Land")
+
+
+def column_features(cards: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``{card name: features}`` from ``cards.csv``'s structured columns only (no card text, no
+    identity): rarity one-hot, mana value and its square / 10, card types, number of colours.
+    A ranker on these features can rate a card of a set it never saw.
+
+    Example:
+        >>> cards = pd.DataFrame({"name": ["Gull"], "rarity": ["rare"], "mana_value": [2],
+        ...                       "types": ["Creature"], "color_identity": ["WU"]})
+        >>> column_features(cards)["Gull"].tolist()
+        [0.0, 0.0, 1.0, 0.0, 2.0, 0.4, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0]
+    """
+    out = {}
+    for card in cards.to_dict("records"):
+        rarity = [float(RARITY_RANK.get(card["rarity"], -1) == r) for r in range(4)]
+        mana = float(card["mana_value"])
+        types = [float(t in str(card["types"])) for t in CARD_TYPES]
+        n_colours = float(len(str(card["color_identity"] or "").replace("nan", "")))
+        out[card["name"]] = np.array(rarity + [mana, mana * mana / 10] + types + [n_colours])
+    return out
+
+
+@dataclass
+class FeatureLogitPicker:
+    """A conditional-logit pick model on card features: score = features . w + colour fit . v."""
+
+    features: dict[str, np.ndarray]
+    card_weights: np.ndarray
+    weights: np.ndarray
+    colours: dict[str, str]
+
+
+def _feature_design(records: list[Mapping], features: Mapping[str, np.ndarray], colours: Mapping[str, str]):
+    rows, chosen, starts = [], [], []
+    for record in records:
+        names, x = colour_features(record, colours)
+        starts.append(len(chosen))
+        rows.append(np.hstack([np.stack([features[name] for name in names]), x]))
+        chosen += [name == record["pick"] for name in names]
+    return np.vstack(rows), np.array(chosen, dtype=float), np.array(starts)
+
+
+def fit_feature_logit(records: list[Mapping], cards: pd.DataFrame, features: Mapping[str, np.ndarray],
+                      l2: float = 1.0) -> FeatureLogitPicker:
+    """Fit weights on card features (e.g. ``column_features(cards)``) and colour fit by maximum
+    likelihood of the observed picks, with an L2 penalty. Unlike ``fit_conditional_logit`` it has no
+    per-card value, so it scores cards it never saw in training.
+
+    Example:
+        >>> cards = pd.DataFrame({"name": ["Gull", "Eel"], "color_identity": ["U", "U"]})
+        >>> feats = {"Gull": np.array([0.0]), "Eel": np.array([1.0])}
+        >>> records = [{"pack": ["Gull", "Eel"], "pool": [], "pick": "Eel"}] * 5
+        >>> fit_feature_logit(records, cards, feats).card_weights[0] > 0
+        np.True_
+    """
+    colours = colour_identity_by_name(cards)
+    x, chosen, starts = _feature_design(records, features, colours)
+
+    def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
+        prob = _segment_softmax(x @ params, starts)
+        loss = -np.sum(chosen * np.log(prob + 1e-300)) + l2 / 2 * params @ params
+        return loss, x.T @ (prob - chosen) + l2 * params
+
+    result = minimize(loss_and_grad, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B")
+    n_card = x.shape[1] - 4
+    return FeatureLogitPicker(dict(features), result.x[:n_card], result.x[n_card:], colours)
+
+
+def feature_logit_ranking(record: Mapping, model: FeatureLogitPicker) -> list[str]:
+    """The pack's distinct cards by a ``FeatureLogitPicker``'s score, highest first.
+
+    Example:
+        >>> features = {"A": np.array([0.0]), "B": np.array([1.0])}
+        >>> model = FeatureLogitPicker(features, np.ones(1), np.zeros(4), {})
+        >>> feature_logit_ranking({"pack": ["A", "B"], "pool": []}, model)
+        ['B', 'A']
+    """
+    names, x = colour_features(record, model.colours)
+    scores = np.stack([model.features[name] for name in names]) @ model.card_weights + x @ model.weights
+    return [names[i] for i in np.argsort(-scores, kind="stable")]

@@ -18,7 +18,10 @@ training, an assistant turn that names the card taken. Four formats are offered:
   (``[U, rare, 2, fit 5] Gull``), not its bare name. A preference for a feature (rare, fit 5) then
   sits on answer tokens that every card with that feature shares, so a pick teaches it for all
   of them at once; with the bare name, it must be learned card by card, or carried from the
-  prompt's listing into the name.
+  prompt's listing into the name;
+- ``"text"``: each pack card as a player reads it: name, mana cost, type line, power/toughness and
+  rules text, then rarity and fit (``Gull: {1}{U} Creature — Bird 2/1. Flying. [common, fit 5]``).
+  Only this format lets a model rate a card it has never seen; it needs ``card_info(cards, texts)``.
 
 Scoring never generates free text: ``candidate_log_likelihoods`` runs the prompt once, keeps its
 key-value cache, and scores every distinct pack card's answer (``answer_text``: its name, or its
@@ -49,7 +52,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import torch
 
-FORMATS = ("names", "annotated", "fit", "line")
+FORMATS = ("names", "annotated", "fit", "line", "text")
 COLOURS = "WUBRG"
 # Short on purpose: every prompt token is paid for at every pick, in training and in evaluation.
 SYSTEM_PROMPT = "Magic draft: name the card a strong drafter takes from this pack."
@@ -67,9 +70,10 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def card_info(cards: pd.DataFrame) -> dict[str, dict]:
+def card_info(cards: pd.DataFrame, texts: Mapping[str, Mapping] | None = None) -> dict[str, dict]:
     """``{name: {"colour", "rarity", "mana_value"}}`` from a 17lands ``cards.csv`` table; colourless
-    cards get colour ``"C"``.
+    cards get colour ``"C"``. ``texts`` (``card_text.read_card_text``) adds each card's ``text``, the
+    one line the text format shows.
 
     Example:
         >>> card_info(pd.DataFrame({"name": ["Gull"], "color_identity": ["U"], "rarity": ["rare"],
@@ -81,9 +85,29 @@ def card_info(cards: pd.DataFrame) -> dict[str, dict]:
         raise ValueError(f"card table lacks column(s) {missing}; pass the 17lands cards.csv table "
                          "(utils.drafts.files.read_cards).")
     identity = cards["color_identity"].fillna("").astype(str)
-    return {name: {"colour": colour or "C", "rarity": str(rarity), "mana_value": int(mana)}
+    info = {name: {"colour": colour or "C", "rarity": str(rarity), "mana_value": int(mana)}
             for name, colour, rarity, mana in zip(cards["name"], identity, cards["rarity"],
                                                   cards["mana_value"], strict=True)}
+    for name, text in (texts or {}).items():
+        if name in info:
+            info[name]["text"] = text_line(text)
+    return info
+
+
+def text_line(text: Mapping) -> str:
+    """A card's readable fields on one line: mana cost, type line, power/toughness, rules text.
+
+    Example:
+        >>> text_line({"mana_cost": "{1}{U}", "type_line": "Creature — Bird", "power": "2",
+        ...            "toughness": "1", "oracle_text": "Flying"})
+        '{1}{U} Creature — Bird 2/1. Flying.'
+    """
+    body = " ".join(part for part in (text.get("mana_cost"), text.get("type_line")) if part)
+    if text.get("power") is not None:
+        body += f" {text['power']}/{text['toughness']}"
+    lines = str(text.get("oracle_text") or "").splitlines()
+    rules = " ".join(line.rstrip(".") + "." for line in lines if line)
+    return f"{body}. {rules}".strip()
 
 
 def _counted(names: Sequence[str]) -> list[str]:
@@ -146,6 +170,11 @@ def render_card(name: str, fmt: str, info: Mapping[str, Mapping] | None = None,
     if check_format(fmt) == "names":
         return name
     card = _lookup(info or {}, name)
+    if fmt == "text":
+        if "text" not in card:
+            raise KeyError(f"card {name!r} has no text; build info with card_info(cards, texts) where "
+                           "texts = utils.drafts.card_text.read_card_text(<card_text.json>).")
+        return f"{name}: {card['text']} [{card['rarity']}, fit {shared_colour_count(name, pool, info)}]"
     fit = f", fit {shared_colour_count(name, pool, info)}" if fmt in ("fit", "line") else ""
     return f"[{card['colour']}, {card['rarity']}, {card['mana_value']}{fit}] {name}"
 

@@ -35,12 +35,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import itertools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from utils.drafts import card_text
 from utils.drafts.files import DRAFTS_DIR, PACK_PREFIX, POOL_PREFIX
 
 COLOURS = "WUBRG"
@@ -50,7 +52,8 @@ CARDS_FILE = "cards.csv"
 EVENT_TYPE = "PremierDraft"
 RANKS = ("bronze", "silver", "gold", "platinum", "diamond", "mythic")
 GAMES_BUCKETS = (1, 5, 10, 50, 100, 500, 1000)
-RARITY_MEAN = {"common": 0.0, "uncommon": 0.35, "rare": 0.8, "mythic": 1.0}  # hidden card quality
+CEILING_COLUMN = "simulator_best_chance"  # the top-1 a picker that knew the drafter's values would get
+TEXT_FILE = "card_text.json"  # what the cards say, as Scryfall card objects
 RARITY_ORDER = {"common": 0, "uncommon": 1, "rare": 2, "mythic": 3}
 
 
@@ -91,20 +94,74 @@ SETS = {
         artifacts=("Compass", "Spyglass", "Buoy", "Tide Clock"),
         legends=("Vessa", "Orrimund", "Tamsk", "Ilweth", "Corrabel"),
         split_card="Kindle Brinewick // Drown Brinewick"),
-    "QGO": SetSpec(
-        code="QGO", name="Glass Orchard", commons=8, uncommons=3, wildcards=1, n_drafts=200,
-        places=("Glazewood", "Orrindale", "Prismfell", "Vitrenne", "Shardmoor", "Quenlow",
-                "Amberkeld", "Frithpane", "Kilnhollow", "Ossendew", "Lissomere", "Tarnwold", "Dewglint"),
-        creatures=("Pruner", "Glassblower", "Orchard-Keeper", "Seed-Thief", "Wasp Swarm", "Root Golem",
-                   "Bramble Knight", "Kiln Imp", "Grafter", "Beekeeper", "Shard Stag", "Fruit Bat",
-                   "Cider Witch", "Thornling", "Mirror Owl", "Bough-Walker", "Pip Sprite"),
-        spells=("Harvest", "Pane Shatter", "Frost Bloom", "Kiln Blast", "Graft Rite", "Windfall Hymn",
-                "Seed Volley", "Bright Pruning", "Sap Surge"),
-        charms=("Bargain", "Orchard", "Hearth", "Oath", "Promise"),
-        artifacts=("Lens", "Cider Press", "Bell Jar", "Ladder"),
-        legends=("Mirelle", "Quathis", "Dunnoway", "Ysket", "Brambrin"),
-        split_card="Glassgraft Ossendew // Orchardfall Ossendew"),
 }
+
+
+# Word banks for generated sets: ordinary words, made unique to a set by an invented place name.
+CREATURE_WORDS = ("Archer", "Badger", "Beetle", "Bellringer", "Boar", "Brewer", "Carter", "Chandler",
+                  "Bone-Picker", "Eel-Catcher", "Half-Giant", "Moss-Back", "Root-Eater", "Thorn-Caller",
+                  "Cobbler", "Crane", "Dancer", "Drover", "Ferret", "Fisher", "Fox", "Gardener", "Giant",
+                  "Golem", "Hawk", "Hermit", "Heron", "Hound", "Hunter", "Imp", "Jackal", "Knight",
+                  "Lancer", "Lynx", "Mason", "Miller", "Mole", "Newt", "Otter", "Owl", "Piper", "Potter",
+                  "Raven", "Reaver", "Sage", "Scout", "Sentry", "Shepherd", "Skald", "Slinger", "Spider",
+                  "Squire", "Stag", "Tanner", "Thatcher", "Toad", "Tracker", "Troll", "Viper", "Warden",
+                  "Weaver", "Whelp", "Wolf", "Wraith", "Wren", "Yeoman")
+SPELL_WORDS = ("Ambush", "Blaze", "Bloom", "Cinder", "Cleansing", "Deluge", "Dirge", "Downpour", "Echo",
+               "Flare", "Frostbite", "Gale", "Gambit", "Hailstorm", "Insight", "Landslide", "Lullaby",
+               "Mending", "Omen", "Rally", "Reckoning", "Rebuke", "Snare", "Stampede", "Tempest",
+               "Vigil Song")
+CHARM_WORDS = ("Accord", "Benediction", "Bond", "Charter", "Creed", "Decree", "Edict", "Hymn", "Ledger",
+               "Mandate", "Pledge", "Refrain", "Rite", "Tithe", "Vow")
+ARTIFACT_WORDS = ("Anvil", "Bellows", "Chalice", "Kettle", "Lantern", "Loom", "Mirror", "Orrery",
+                  "Scales", "Sextant", "Spindle", "Waterwheel")
+SYLLABLES = ("al", "bar", "bel", "bri", "cor", "dal", "dun", "el", "fen", "gar", "hal", "is", "kel", "lan",
+             "mar", "mor", "nim", "or", "pel", "quar", "ren", "sel", "tam", "thor", "ul", "ven", "wy", "zan")
+
+
+def _invented_word(rng: np.random.Generator,
+                   suffixes=("", "mere", "wick", "holt", "dale", "ford", "moor")) -> str:
+    word = "".join(rng.choice(SYLLABLES, rng.integers(2, 4)))
+    return (word + rng.choice(suffixes)).capitalize()
+
+
+def generate_spec(code: str, name: str, seed: int, n_drafts: int = 200, commons: int = 8,
+                  uncommons: int = 3, wildcards: int = 1) -> SetSpec:
+    """A new fictional set's spec from a seed: invented places and legends, ordinary creature, spell,
+    charm and artifact words drawn from the banks above. Register it with ``register_set``.
+
+    Example:
+        >>> spec = generate_spec("QZZ", "Test Set", seed=1)
+        >>> spec.code, spec.pack_size, len(spec.places), spec.split_card.count(" // ")
+        ('QZZ', 13, 13, 1)
+    """
+    if not (len(code) == 3 and code.isalpha() and code.isupper()):
+        raise ValueError(f"set code {code!r}: use three capital letters, like 17lands' set codes (e.g. QAB).")
+    rng = np.random.default_rng([seed, sum(map(ord, code))])
+    places: list[str] = []
+    while len(places) < 13:  # 13 places and 17 creatures: coprime, so name pairs repeat after 221
+        word = _invented_word(rng)
+        if word not in places:
+            places.append(word)
+    pick = lambda bank, k: tuple(rng.choice(bank, k, replace=False).tolist())  # noqa: E731
+    legends = tuple(_invented_word(rng, ("",)) for _ in range(5))
+    halves = pick(SPELL_WORDS, 2)
+    return SetSpec(code=code, name=name, commons=commons, uncommons=uncommons, wildcards=wildcards,
+                   n_drafts=n_drafts, places=tuple(places), creatures=pick(CREATURE_WORDS, 17),
+                   spells=pick(SPELL_WORDS, 9), charms=pick(CHARM_WORDS, 5),
+                   artifacts=pick(ARTIFACT_WORDS, 4),
+                   legends=legends, split_card=f"{halves[0]} {places[3]} // {halves[1]} {places[3]}")
+
+
+def register_set(spec: SetSpec) -> SetSpec:
+    """Make a generated set known to ``set_cards``, ``simulate_drafts`` and the writers, by its code."""
+    if spec.code in SETS and SETS[spec.code] != spec:
+        raise ValueError(f"set code {spec.code!r} is taken by {SETS[spec.code].name!r}; choose another code.")
+    SETS[spec.code] = spec
+    return spec
+
+
+SETS["QGO"] = register_set(generate_spec("QGO", "Glass Orchard", seed=7))  # the unseen set: a generated one
+COURSE_SETS = tuple(SETS)  # the shipped sets; sets registered later (generated for tests or training) are not
 
 
 def _name_stream(spec: SetSpec):
@@ -161,27 +218,50 @@ def set_cards(code: str) -> pd.DataFrame:
         repeated = cards["name"][cards["name"].duplicated()].tolist()
         raise ValueError(f"set {code}: card names repeat {repeated}; change SETS[{code!r}]'s word lists.")
     cards.insert(0, "expansion", code)
-    cards.insert(0, "id", (90_000 if code == "QLT" else 91_000) + np.arange(len(cards)))
+    cards.insert(0, "id", 90_000 + 1000 * list(SETS).index(code) + np.arange(len(cards)))
     cards["is_booster"] = True
     return cards
 
 
-def card_quality(code: str) -> np.ndarray:
-    """The hidden quality of each card of ``set_cards(code)`` (same order), drawn from a fixed seed.
+def card_texts(code: str) -> list[dict]:
+    """What a player reads on each card of ``set_cards(code)`` (same order): ``card_text.write_card``'s
+    fields, drawn from the set's seed.
 
-    Rarer cards are better on average; two-colour cards a little better, colourless ones worse.
+    Example:
+        >>> card_texts("QLT")[0]["type_line"]
+        'Creature — Lamplighter'
+    """
+    return card_text.write_cards(set_cards(code).to_dict("records"), seed=[SEED, sum(map(ord, code))])
+
+
+def card_quality(code: str) -> np.ndarray:
+    """The hidden quality of each card of ``set_cards(code)`` (same order): the value its text implies
+    (``card_text.text_value``) plus a small remainder no text shows (``card_text.REMAINDER_SD``).
+
+    Rarer cards have stronger text on average, so they are better on average too.
 
     Example:
         >>> q = card_quality("QLT"); cards = set_cards("QLT")
         >>> bool(q[cards["rarity"] == "mythic"].mean() > q[cards["rarity"] == "common"].mean())
         True
     """
-    cards = set_cards(code)
-    rng = np.random.default_rng([SEED, sum(map(ord, code))])
-    mean = cards["rarity"].map(RARITY_MEAN).to_numpy(dtype=float)
-    n_colours = cards["color_identity"].str.len().to_numpy()
-    mean = mean + np.where(n_colours == 2, 0.2, 0.0) + np.where(n_colours == 0, -0.3, 0.0)
-    return mean + rng.normal(0.0, 0.5, len(cards))
+    cards = set_cards(code).to_dict("records")
+    rng = np.random.default_rng([SEED, sum(map(ord, code)), 1])
+    texts = card_texts(code)
+    values = [card_text.text_value({**card, **text}) for card, text in zip(cards, texts, strict=True)]
+    return np.array(values) + rng.normal(0.0, card_text.REMAINDER_SD, len(cards))
+
+
+def scryfall_cards(code: str) -> list[dict]:
+    """The cards of a set as Scryfall card objects (the fields a player reads, Scryfall's names), the
+    format ``utils.drafts.card_text.read_card_text`` joins to ``cards.csv``.
+
+    Example:
+        >>> sorted(scryfall_cards("QGO")[0])[:4]
+        ['cmc', 'color_identity', 'colors', 'keywords']
+    """
+    cards = set_cards(code).to_dict("records")
+    return [card_text.scryfall_object(card, text) for card, text in zip(cards, card_texts(code), strict=True)]
 
 
 def colour_matrix(cards: pd.DataFrame) -> np.ndarray:
@@ -226,7 +306,9 @@ class SimulatedDrafts:
 
     ``seen[d, s, t]`` is the pack (card counts) seat ``s`` of draft ``d`` saw at pick ``t``
     (0..3*pack_size-1), ``picks[d, s, t]`` the index of the card it took, ``pool0[d, t]`` seat 0's
-    pool before pick ``t``; ``drafters`` holds each seat's parameters (arrays of shape (n, 8)).
+    pool before pick ``t``; ``drafters`` holds each seat's parameters (arrays of shape (n, 8));
+    ``best_chance[d, t]`` is the chance of seat 0's most likely card at pick ``t``: the top-1 accuracy
+    of a picker that knew the drafter's hidden values exactly, the ceiling no picker can pass on average.
     """
 
     spec: SetSpec
@@ -236,6 +318,7 @@ class SimulatedDrafts:
     picks: np.ndarray
     pool0: np.ndarray
     drafters: dict[str, np.ndarray] = field(default_factory=dict)
+    best_chance: np.ndarray | None = None  # (n, picks): seat 0's chance of its most likely card
 
 
 def random_drafters(n_drafts: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -281,12 +364,34 @@ def choose_cards(packs: np.ndarray, pools: np.ndarray, progress: float, quality:
         ...              np.zeros(90), d, np.random.default_rng(0)).tolist()
         [[5, 5, 5, 5, 5, 5, 5, 5]]
     """
-    n_colours = np.maximum(colours.sum(axis=1), 1)
-    score = (quality + drafters["commitment"][..., None] * progress * colour_affinity(pools, colours)
-             + (1 - progress) * (drafters["taste"] @ colours.T) / n_colours
-             + drafters["rare_bonus"][..., None] * rare
+    score = (pick_values(pools, progress, quality, colours, rare, drafters)
              + drafters["noise"][..., None] * rng.gumbel(size=packs.shape))
     return np.where(packs > 0, score, -np.inf).argmax(axis=-1)
+
+
+def pick_values(pools: np.ndarray, progress: float, quality: np.ndarray, colours: np.ndarray,
+                rare: np.ndarray, drafters: dict[str, np.ndarray]) -> np.ndarray:
+    """What each seat's drafter sees in each card before its noise: quality, colour fit to its pool
+    (weighted by its commitment and the draft's progress), a fading colour taste and a rare bonus."""
+    n_colours = np.maximum(colours.sum(axis=1), 1)
+    return (quality + drafters["commitment"][..., None] * progress * colour_affinity(pools, colours)
+            + (1 - progress) * (drafters["taste"] @ colours.T) / n_colours
+            + drafters["rare_bonus"][..., None] * rare)
+
+
+def choice_probabilities(packs: np.ndarray, values: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """The chance a drafter takes each card: the argmax of value + Gumbel(noise) over the pack's copies
+    is a softmax of value / noise, weighted by each card's number of copies (Gumbel-max trick).
+
+    Example:
+        >>> chance = choice_probabilities(np.array([[2, 1, 0]]), np.array([[0.0, 0.0, 5.0]]), np.array([1.0]))
+        >>> chance.round(3).tolist()
+        [[0.667, 0.333, 0.0]]
+    """
+    logits = np.where(packs > 0, values / noise[..., None] + np.log(np.maximum(packs, 1)), -np.inf)
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    weights = np.exp(logits)
+    return weights / weights.sum(axis=-1, keepdims=True)
 
 
 def simulate_drafts(code: str, n_drafts: int, seed: int = SEED) -> SimulatedDrafts:
@@ -307,6 +412,7 @@ def simulate_drafts(code: str, n_drafts: int, seed: int = SEED) -> SimulatedDraf
     picks = np.zeros((n_drafts, SEATS, n_picks), dtype=np.int64)
     pools = np.zeros((n_drafts, SEATS, len(cards)), dtype=np.int64)
     pool0 = np.zeros((n_drafts, n_picks, len(cards)), dtype=np.uint8)
+    best_chance = np.zeros((n_drafts, n_picks))  # seat 0: the chance of its most likely card
     draft, seat = np.indices((n_drafts, SEATS))
     for pack_number in range(PACKS):
         packs = make_packs(cards, spec, n_drafts * SEATS, rng).reshape(n_drafts, SEATS, -1)
@@ -314,12 +420,16 @@ def simulate_drafts(code: str, n_drafts: int, seed: int = SEED) -> SimulatedDraf
         for pick_number in range(size):
             t = pack_number * size + pick_number
             seen[:, :, t], pool0[:, t] = packs, pools[:, 0]
+            values = pick_values(pools[:, :1], t / (n_picks - 1), quality, colours, rare,
+                                 {k: v[:, :1] for k, v in drafters.items()})
+            chance = choice_probabilities(packs[:, 0], values[:, 0], drafters["noise"][:, 0])
+            best_chance[:, t] = chance.max(-1)
             picks[:, :, t] = choose_cards(packs, pools, t / (n_picks - 1), quality, colours, rare,
                                           drafters, rng)
             pools[draft, seat, picks[:, :, t]] += 1
             packs[draft, seat, picks[:, :, t]] -= 1
             packs = np.roll(packs, direction, axis=1)  # seat s hands its pack to seat s + direction
-    return SimulatedDrafts(spec, cards, quality, seen, picks, pool0, drafters)
+    return SimulatedDrafts(spec, cards, quality, seen, picks, pool0, drafters, best_chance)
 
 
 def final_deck(pool: np.ndarray, quality: np.ndarray, colours: np.ndarray, size: int = 23) -> np.ndarray:
@@ -383,10 +493,12 @@ def user_outcomes(drafts: SimulatedDrafts, rng: np.random.Generator) -> pd.DataF
 
 
 def drafts_frame(drafts: SimulatedDrafts, seed: int = SEED,
-                 missing_first_picks: float = 0.03) -> pd.DataFrame:
+                 missing_first_picks: float = 0.03, ceiling: bool = False) -> pd.DataFrame:
     """Seat 0's picks as a 17lands ``draft_data_public`` table, one row per pick.
 
     A fraction ``missing_first_picks`` of drafts lose their first 1-3 rows, as in some real files.
+    ``ceiling=True`` adds the column ``CEILING_COLUMN`` (``SimulatedDrafts.best_chance``), which is
+    not part of the 17lands schema: ``write_course_drafts`` writes it to a file of its own.
 
     Example:
         >>> frame = drafts_frame(simulate_drafts("QLT", 1), missing_first_picks=0.0)
@@ -411,7 +523,10 @@ def drafts_frame(drafts: SimulatedDrafts, seed: int = SEED,
     pack = pd.DataFrame(drafts.seen[d_idx, 0, t_idx].astype(np.int64), columns=PACK_PREFIX + names)
     pool = pd.DataFrame(drafts.pool0[d_idx, t_idx].astype(np.int64), columns=POOL_PREFIX + names)
     buckets = user[["user_n_games_bucket", "user_game_win_rate_bucket"]]
-    return pd.concat([columns, pack, pool, buckets], axis=1)
+    frame = pd.concat([columns, pack, pool, buckets], axis=1)
+    if ceiling:
+        frame[CEILING_COLUMN] = drafts.best_chance[d_idx, t_idx].round(4)
+    return frame
 
 
 def write_gzip_csv(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -436,6 +551,27 @@ def draft_file_name(code: str) -> str:
     return f"draft_data_public.{code}.{EVENT_TYPE}.csv.gz"
 
 
+def ceiling_file_name(code: str) -> str:
+    """The file beside a set's draft file that holds the simulator's ceiling per pick."""
+    return f"simulator_ceiling.{code}.csv.gz"
+
+
+def write_set_drafts(drafts: SimulatedDrafts, out_dir: Path, seed: int) -> list[Path]:
+    """A set's draft file (17lands schema) and its ceiling file (draft id, pack, pick, best chance)."""
+    frame = drafts_frame(drafts, seed, ceiling=True)
+    keys = ["draft_id", "pack_number", "pick_number", CEILING_COLUMN]
+    code = drafts.spec.code
+    return [write_gzip_csv(frame.drop(columns=CEILING_COLUMN), out_dir / draft_file_name(code)),
+            write_gzip_csv(frame[keys], out_dir / ceiling_file_name(code))]
+
+
+def write_card_text(codes, path: Path) -> Path:
+    """The text of every card of ``codes`` as one JSON list of Scryfall card objects."""
+    objects = [obj for code in codes for obj in scryfall_cards(code)]
+    path.write_text(json.dumps(objects, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
 def write_course_drafts(out_dir: str | Path = DRAFTS_DIR, seed: int = SEED,
                         n_drafts: int | None = None) -> list[Path]:
     """Write ``cards.csv`` (both sets) and one draft file per fictional set; returns the paths.
@@ -449,12 +585,12 @@ def write_course_drafts(out_dir: str | Path = DRAFTS_DIR, seed: int = SEED,
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cards = pd.concat([set_cards(code) for code in SETS], ignore_index=True)
-    paths = [out_dir / CARDS_FILE]
+    cards = pd.concat([set_cards(code) for code in COURSE_SETS], ignore_index=True)
+    paths = [out_dir / CARDS_FILE, write_card_text(COURSE_SETS, out_dir / TEXT_FILE)]
     cards.to_csv(paths[0], index=False, lineterminator="\n")
-    for code, spec in SETS.items():
-        drafts = simulate_drafts(code, n_drafts or spec.n_drafts, seed)
-        paths.append(write_gzip_csv(drafts_frame(drafts, seed), out_dir / draft_file_name(code)))
+    for code in COURSE_SETS:
+        spec = SETS[code]
+        paths += write_set_drafts(simulate_drafts(code, n_drafts or spec.n_drafts, seed), out_dir, seed)
     return paths
 
 
@@ -473,14 +609,54 @@ def course_draft_file(code: str = "QLT", data_dir: str | Path = DRAFTS_DIR) -> P
     return path
 
 
+def write_new_set(spec: SetSpec, out_dir: str | Path, seed: int = SEED) -> list[Path]:
+    """A generated set's files in a folder of their own: ``cards.csv``, ``card_text.json``, its draft
+    file and its ceiling file. Refuses to overwrite files that are already there.
+
+    Example:
+        >>> import tempfile
+        >>> spec = generate_spec("QZY", "Doc Set", seed=2, n_drafts=2)
+        >>> [p.name for p in write_new_set(spec, tempfile.mkdtemp())][:2]
+        ['cards.csv', 'card_text.json']
+    """
+    out_dir = Path(out_dir)
+    names = [CARDS_FILE, TEXT_FILE, draft_file_name(spec.code), ceiling_file_name(spec.code)]
+    taken = [name for name in names if (out_dir / name).exists()]
+    if taken:
+        raise FileExistsError(f"{out_dir} already holds {taken}; choose an empty folder (--out) "
+                              "so nothing is overwritten.")
+    register_set(spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    set_cards(spec.code).to_csv(out_dir / CARDS_FILE, index=False, lineterminator="\n")
+    paths = [out_dir / CARDS_FILE, write_card_text([spec.code], out_dir / TEXT_FILE)]
+    return paths + write_set_drafts(simulate_drafts(spec.code, spec.n_drafts, seed), out_dir, seed)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m utils.drafts.simulation [--out DIR] [--seed N]``: rewrite the course's draft files."""
+    """``python -m utils.drafts.simulation [--out DIR] [--seed N]``: rewrite the course's draft files;
+    ``... --new-set CODE --name NAME --set-seed N --out DIR``: write a new generated set instead."""
     parser = argparse.ArgumentParser(prog="python -m utils.drafts.simulation", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=str(DRAFTS_DIR), help="folder to write (default data/drafts)")
-    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--out", default=None,
+                        help="folder to write (default data/drafts; required with --new-set)")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the simulated drafts")
+    parser.add_argument("--new-set", metavar="CODE", help="generate a new set with this three-letter code")
+    parser.add_argument("--name", default="Generated Set", help="the new set's name")
+    parser.add_argument("--set-seed", type=int, default=0, help="seed of the new set's cards")
+    parser.add_argument("--drafts", type=int, default=200, help="simulated drafts of the new set")
     args = parser.parse_args(argv)
-    for path in write_course_drafts(args.out, args.seed):
+    if args.new_set:
+        if args.out is None:
+            parser.error("--new-set needs --out, a folder of its own "
+                         "(the course's data/drafts is not overwritten)")
+        try:
+            paths = write_new_set(generate_spec(args.new_set, args.name, args.set_seed, n_drafts=args.drafts),
+                                  args.out, args.seed)
+        except (ValueError, FileExistsError) as error:
+            parser.exit(2, f"error: {error}\n")
+    else:
+        paths = write_course_drafts(args.out or DRAFTS_DIR, args.seed)
+    for path in paths:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
