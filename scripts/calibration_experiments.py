@@ -8,18 +8,17 @@ per held-out sum, its bucket, whether base and trained model were right, the sta
 and the logit-based confidence (probability of the result tokens) of both models at T = 1 and
 after temperature scaling cross-fitted on the other half of the held-out sums.
 
-    python scripts/calibration_experiments.py --out data/results/calibration_experiments   # committed results
-    python scripts/calibration_experiments.py --fast --out /tmp/cal                        # the test's run
+    python scripts/calibration_experiments.py                   # the committed results (data/results/)
+    python scripts/calibration_experiments.py --fast --out /tmp/cal   # the test suite's run
 
-Rows go to ``OUT/runs.jsonl`` as each seed ends (a rerun with the same ``--out`` skips finished
-seeds); the command, minutes and hardware of each invocation are appended to ``OUT/meta.json``.
+Rows go to ``OUT/runs.jsonl`` as each seed ends (a rerun with the same ``--out`` skips the seeds
+already run with the same steps and sizes); the command, minutes and hardware of each invocation
+are appended to ``OUT/meta.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import tempfile
 import time
@@ -28,11 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from utils.core import models, runtime  # noqa: E402
 from utils.course_data import preference_data as prefs  # noqa: E402
 from utils.evaluation import linguistic_calibration as lc  # noqa: E402
+from utils.training import experiment_runs  # noqa: E402
 
 
 def bits(values) -> str:
@@ -95,16 +94,13 @@ def run_seed(seed: int, args, base, tokenizer, train_questions, held_out) -> dic
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default_out = runtime.REPO_ROOT / "data" / "results" / "calibration_experiments"
-    parser.add_argument("--out", default=str(default_out))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--n-train", type=int, default=32, help="training sums per bucket")
-    parser.add_argument("--n-eval", type=int, default=30, help="held-out sums per bucket")
-    parser.add_argument("--steps", type=int, default=24)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--model", default=None, help="None = bundled SmolLM2-135M-Instruct")
-    parser.add_argument("--fast", action="store_true", help="tiny sizes: the test suite's run")
+    experiment_runs.add_common_arguments(parser, "calibration_experiments", budget=False)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3], help="training seeds")
+    parser.add_argument("--n-train", type=int, default=56, help="training sums per bucket")
+    parser.add_argument("--n-eval", type=int, default=40, help="held-out sums per bucket")
+    parser.add_argument("--steps", type=int, default=150, help="LoRA steps")
+    parser.add_argument("--batch", type=int, default=8, help="records per step")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (constant)")
     args = parser.parse_args(argv)
     if args.fast:
         args.seeds, args.n_train, args.n_eval, args.steps = [0], 4, 3, 2
@@ -118,32 +114,27 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows_path = out / "runs.jsonl"
-    lines = rows_path.read_text().splitlines() if rows_path.exists() else []
-    done = {json.loads(line)["seed"] for line in lines}
+    done = {(row["seed"], row["steps"], row["n_train"], len(row["bucket"]))  # a run is its seed and sizes
+            for row in experiment_runs.read_rows(rows_path)}
     held_out = lc.make_questions(args.n_eval, seed=1000)
     train_questions = lc.make_questions(args.n_train, seed=0, exclude={q["question"] for q in held_out})
     base, tokenizer = models.load_model(args.model)
     start = time.perf_counter()
     for seed in args.seeds:
-        if seed in done:
+        if (seed, args.steps, len(train_questions), len(held_out)) in done:
             continue
         runtime.seed_everything(seed)
         row = run_seed(seed, args, base, tokenizer, train_questions, held_out)
-        row["hardware"] = runtime.describe_device()
-        with rows_path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        row["hardware"] = experiment_runs.hardware()
+        experiment_runs.append_row(rows_path, row)
         print(f"seed {seed}: {row['seconds']} s", flush=True)
-    meta_path = out / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"invocations": []}
-    meta["invocations"].append({
+    experiment_runs.append_invocation(out, {
         "command": "python scripts/calibration_experiments.py "
                    + " ".join(sys.argv[1:] if argv is None else argv),
-        "minutes": round((time.perf_counter() - start) / 60, 1), "hardware": runtime.describe_device(),
-        "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+        "minutes": round((time.perf_counter() - start) / 60, 1), "hardware": experiment_runs.hardware(),
         "held_out": f"{args.n_eval} sums per bucket (seed 1000)",
         "train": f"{args.n_train} sums per bucket (seed 0)",
         "training": f"LoRA r=16 all-linear, {args.steps} steps x {args.batch}, lr {args.lr}, constant"})
-    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     return 0
 
 

@@ -69,14 +69,12 @@ def listed_picks(hits_file: Path, code: str, records: list[dict]) -> list[dict]:
                          "a training run wrote.")
     listed = pd.read_csv(hits_file, dtype={"draft_id": str})
     listed = listed[listed["set"] == code]
-    by_key = {(r["draft_id"], r["pack_number"], r["pick_number"]): r for r in records}
-    keys = list(listed[scoreboard.KEYS].itertuples(index=False, name=None))
-    missing = [key for key in keys if key not in by_key]
-    if not keys or missing:
-        raise SystemExit(f"{hits_file} lists {len(keys)} picks of set {code}, {len(missing)} of them "
-                         f"not among the records scored (e.g. {missing[:1]}); "
-                         "is it the file of a run on this set and split?")
-    return [by_key[key] for key in keys]
+    if listed.empty:
+        raise SystemExit(f"{hits_file} lists no picks of set {code}.")
+    try:
+        return scoreboard.listed_records(listed, records)
+    except ValueError as error:
+        raise SystemExit(f"{hits_file}: {error}") from None
 
 
 def adapter_ranking(folder: Path, model_name: str | None, info: dict):

@@ -176,7 +176,7 @@ def measure(spec: dict, train, held_out, args) -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=str(runtime.REPO_ROOT / "data" / "results" / "rl_experiments"))
+    experiment_runs.add_common_arguments(parser, "rl_experiments")
     parser.add_argument("--n-eval", type=int, default=200, help="held-out problems")
     parser.add_argument("--n-train", type=int, default=320, help="training prompts")
     parser.add_argument("--grpo-steps", type=int, default=80, help="GRPO steps of 4 prompts x 4 completions")
@@ -185,9 +185,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rs-samples", type=int, default=4, help="samples per training problem")
     parser.add_argument("--samples", type=int, default=4, help="samples per held-out problem (pass@k)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model", default=None, help="base model: None = bundled SmolLM2-135M-Instruct")
-    parser.add_argument("--budget-minutes", type=float, default=None, help="start no run after this long")
-    parser.add_argument("--fast", action="store_true", help="tiny sizes and steps: the test suite's run")
     args = parser.parse_args(argv)
     if args.fast:
         args.n_eval, args.n_train, args.grpo_steps, args.sft_steps, args.dpo_steps = 6, 8, 1, 1, 1

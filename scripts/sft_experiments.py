@@ -222,13 +222,10 @@ def measure(spec: dict, held_out: list[dict], questions: list[dict]) -> dict:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--studies", nargs="+", default=list(STUDIES), choices=STUDIES)
-    parser.add_argument("--out", default=str(runtime.REPO_ROOT / "data" / "results" / "sft_experiments"))
+    experiment_runs.add_common_arguments(parser, "sft_experiments")
     parser.add_argument("--n-eval", type=int, default=300, help="held-out level-3 orders (unseen vocabulary)")
     parser.add_argument("--n-facts", type=int, default=200, help="multiple-choice facts for forgetting")
-    parser.add_argument("--model", default=None, help="base model: None = bundled SmolLM2-135M-Instruct")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="training seeds")
-    parser.add_argument("--budget-minutes", type=float, default=None, help="start no run after this long")
-    parser.add_argument("--fast", action="store_true", help="tiny sizes and steps: the test suite's run")
     args = parser.parse_args(argv)
     if args.fast:
         args.n_eval, args.n_facts = 6, 6

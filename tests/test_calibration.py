@@ -115,3 +115,14 @@ def test_simulated_labels_follow_the_true_probabilities():
 def test_bad_input_raises_a_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_ece_is_the_count_weighted_gap_of_the_reliability_table():
+    rng = np.random.default_rng(3)
+    confidences = rng.random(500)
+    correct = rng.random(500) < confidences ** 2  # overconfident
+    table = reliability_table(confidences, correct, n_bins=12)
+    filled = table[table["count"] > 0]
+    by_table = float((filled["count"] / len(confidences) * filled["gap"].abs()).sum())
+    assert expected_calibration_error(confidences, correct, n_bins=12) == pytest.approx(by_table)
+    assert by_table > 0.1

@@ -2,6 +2,7 @@
 the model's own result, logit confidences that temperature flattens, cross-fitted temperature."""
 
 import numpy as np
+import pytest
 from tiny_models import tiny_llama
 
 from utils.evaluation import linguistic_calibration as lc
@@ -54,3 +55,35 @@ def test_cross_fitted_temperature_uses_the_other_half():
     assert scaled.shape == (40,)
     estimate, low, high = lc.ece_ci(scaled, correct, n_resamples=100)
     assert 0 <= low <= estimate <= high <= 1
+
+
+def test_ece_difference_is_paired_and_its_interval_excludes_zero_for_a_clear_gap():
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0.05, 0.95, 200)
+    correct = (rng.random(200) < truth).astype(float)
+    calibrated, overconfident = truth, np.minimum(truth + 0.4, 1.0)
+    same = lc.ece_difference_ci(calibrated, correct, calibrated, correct, n_resamples=200)
+    assert same.estimate == same.low == same.high == 0.0
+    better = lc.ece_difference_ci(overconfident, correct, calibrated, correct, n_resamples=200)
+    assert better.high < 0 and better.low <= better.estimate <= better.high
+
+
+def test_read_runs_turns_the_scripts_rows_into_arrays(tmp_path):
+    import json
+
+    row = {"seed": 0, "bucket": ["1+1 digits", "3+3 digits"]}
+    for name in ("base", "trained"):
+        row |= {f"{name}_correct": "10", f"{name}_stated": [0.9, None],
+                f"{name}_logit": [0.8, 0.1], f"{name}_scaled": [0.7, 0.2]}
+    (tmp_path / "runs.jsonl").write_text(json.dumps(row) + "\n")
+    [run] = lc.read_runs(tmp_path / "runs.jsonl")
+    assert run["trained_correct"].tolist() == [1.0, 0.0] and np.isnan(run["trained_stated"][1])
+    assert run["base_logit"].dtype == float and run["bucket"].tolist() == row["bucket"]
+    with pytest.raises(FileNotFoundError, match="calibration_experiments.py"):
+        lc.read_runs(tmp_path / "missing.jsonl")
+
+
+def test_asking_for_more_sums_than_a_bucket_has_names_the_bucket_and_its_size():
+    held_out = lc.make_questions(50, seed=1000)
+    with pytest.raises(ValueError, match=r"'1\+1 digits' .* 100 in all"):
+        lc.make_questions(64, seed=0, exclude={q["question"] for q in held_out})

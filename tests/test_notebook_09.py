@@ -18,6 +18,9 @@ def test_design_checks_and_checkpoint_curve(notebook_runs):
     # training lowers the held-out loss; the metric never ends below where it started
     assert curve["validation loss"][-1] < 0.8 * curve["validation loss"][0]
     assert curve["exact match"][-1] >= curve["exact match"][0]
+    # the whole answer's probability is a probability, and training raises it by orders of magnitude
+    assert all(0 <= p <= 1 for p in curve["answer probability"])
+    assert curve["answer probability"][-1] > 100 * curve["answer probability"][0]
 
 
 def test_sft_beats_base_with_an_interval_that_excludes_zero(notebook_runs):
@@ -133,3 +136,20 @@ def test_calibration_training_makes_the_model_state_a_confidence(notebook_runs):
     assert results["verbal_stated_share"] < 0.5  # the untrained model, asked, mostly does not
     assert stated["ECE 95% low"] <= stated["ECE"] <= stated["ECE 95% high"]
     assert results["linguistic_losses"][-1] < results["linguistic_losses"][0]
+
+
+def test_the_scripts_runs_state_confidences_better_calibrated_than_the_logits(notebook_runs):
+    # data/results/calibration_experiments, as the notebook reads it (the same rows in fast mode)
+    results = _run(notebook_runs)
+    longest = max(run["steps"] for run in results["linguistic_script"])
+    runs = [run for run in results["linguistic_script"] if run["steps"] == longest]
+    assert len({run["seed"] for run in runs}) >= 3  # several training seeds of the full recipe
+    for run in runs:
+        assert run["stating one"] > 0.9  # nearly every held-out reply states a confidence
+        assert run["ECE stated"] < run["ECE base logit"]  # and the words beat the untrained logits,
+        low, high = map(float, run["paired 95% CI"].split(" to "))
+        assert low <= run["stated minus base logit"] <= high and high < 0  # beyond the paired interval
+    by_bucket = results["linguistic_script_by_bucket"]
+    buckets = ("1+1 digits", "2+2 digits", "3+3 digits")
+    stated = [by_bucket[name]["mean stated confidence"] for name in buckets]
+    assert stated[0] > stated[1] > stated[2]  # the stated number falls with the difficulty

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from utils.drafts import baselines as base
 from utils.drafts import files, scoreboard
@@ -68,4 +69,14 @@ def test_evaluation_command_scores_the_picks_a_training_run_listed(tmp_path):
     listed.assign(draft_id="no-such-draft").to_csv(tmp_path / "wrong.csv", index=False)
     wrong = subprocess.run(command + [str(tmp_path / "wrong.csv")], cwd=REPO_ROOT, capture_output=True,
                            text=True)
-    assert wrong.returncode != 0 and "7 of them not among the records scored" in wrong.stderr
+    assert wrong.returncode != 0 and "7 of the 7 listed picks are not among the records" in wrong.stderr
+
+
+def test_listed_records_follow_the_hits_order_and_name_a_missing_pick():
+    records = [{"draft_id": d, "pack_number": 1, "pick_number": p, "pick": f"{d}{p}"}
+               for d in "ab" for p in (1, 2)]
+    hits = pd.DataFrame({"draft_id": ["b", "a", "b"], "pack_number": [1, 1, 1], "pick_number": [2, 1, 1]})
+    assert [r["pick"] for r in scoreboard.listed_records(hits, records)] == ["b2", "a1", "b1"]
+    with pytest.raises(ValueError, match=r"1 of the 2 listed picks .* \('c', 1, 1\)"):
+        scoreboard.listed_records(pd.DataFrame({"draft_id": ["a", "c"], "pack_number": [1, 1],
+                                                "pick_number": [1, 1]}), records)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -175,6 +176,19 @@ def test_answer_loss_scores_only_answer_tokens(tiny_model, tokenizer):
     assert abs(sft_data.answer_loss(tiny_model, tokenizer, records[:1]) - expected) < 1e-4
     with pytest.raises(ValueError, match="at least one record"):
         sft_data.answer_loss(tiny_model, tokenizer, [])
+
+
+def test_answer_probabilities_multiply_the_token_probabilities_of_each_answer(tiny_model, tokenizer):
+    # short answers, so that an untrained model's probability (about e^-11 per token) stays above zero
+    records = [{"messages": [{"role": "user", "content": f"Say {word}."},
+                             {"role": "assistant", "content": word}]} for word in ("ok", "yes please", "no")]
+    probabilities = sft_data.answer_probabilities(tiny_model, tokenizer, records, batch_size=2)
+    for record, probability in zip(records, probabilities, strict=True):
+        ids, n_prompt = sft_data.answer_token_ids(tokenizer, record)
+        per_token = sft_data.answer_loss(tiny_model, tokenizer, [record])
+        assert 0 < probability < 1e-9
+        assert probability == pytest.approx(math.exp(-per_token * (len(ids) - n_prompt)), rel=1e-3)
+    assert probabilities[1] < min(probabilities[0], probabilities[2])  # a longer answer: more factors below 1
 
 
 def test_answer_tail_logits_give_the_same_losses(tiny_model, tokenizer, float32):

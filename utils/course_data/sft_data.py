@@ -281,6 +281,17 @@ def answer_token_losses(model, tokenizer, records: list[dict], batch_size: int =
         yield losses, targets != -100
 
 
+def answer_probabilities(model, tokenizer, records: list[dict], batch_size: int = 16) -> list[float]:
+    """The probability the model gives each record's whole reference answer (teacher forced):
+    exp of minus the *sum* of its answer-token losses. An all-or-nothing metric such as exact
+    match follows this, not the mean loss per token: 20 tokens at 0.05 nats each leave exp(-1)."""
+    probabilities = []
+    with eval_mode(model):
+        for losses, counted in answer_token_losses(model, tokenizer, records, batch_size):
+            probabilities += torch.exp(-(losses * counted).sum(dim=1)).tolist()
+    return probabilities
+
+
 def answer_loss(model, tokenizer, records: list[dict], batch_size: int = 16) -> float:
     """Mean cross-entropy (nats per token) of the reference answers given their prompts: the loss
     on answer tokens only, whatever mask the model was trained with."""

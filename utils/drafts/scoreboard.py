@@ -60,6 +60,19 @@ def hits_table(records: Sequence[Mapping], rankers: Mapping[str, Ranking],
     return hits
 
 
+def listed_records(hits: pd.DataFrame, records: Sequence[Mapping]) -> list[Mapping]:
+    """The pick records behind ``hits``' rows, in its order (a pick is its draft, pack and pick
+    number): a saved picker's ``eval_hits.csv`` names the picks it scored, and the baselines are
+    scored on the same ones. A listed pick that ``records`` lacks is a clear error."""
+    by_key = {tuple(r[k] for k in KEYS): r for r in records}
+    keys = list(hits[KEYS].astype({"draft_id": str}).itertuples(index=False, name=None))
+    missing = [key for key in keys if key not in by_key]
+    if missing:
+        raise ValueError(f"{len(missing)} of the {len(keys)} listed picks are not among the records "
+                         f"(e.g. draft, pack, pick = {missing[0]}); are the hits from this set and split?")
+    return [by_key[key] for key in keys]
+
+
 def read_ceiling(set_dir: str | Path, code: str) -> dict[tuple, float]:
     """``{(draft_id, pack_number, pick_number): best chance}`` from a set's ceiling file, with the
     1-based numbers the loader's pick records carry."""

@@ -88,10 +88,12 @@ def expected_calibration_error(confidences, correct, n_bins: int = DEFAULT_BINS)
         >>> round(expected_calibration_error([0.85, 0.85, 0.55, 0.55], [1, 0, 1, 1], n_bins=10), 6)
         0.4
     """
-    table = reliability_table(confidences, correct, n_bins)
-    filled = table[table["count"] > 0]
-    weights = filled["count"] / filled["count"].sum()
-    return float((weights * filled["gap"].abs()).sum())
+    confidences, correct = _confidences_and_correct(confidences, correct)
+    bins = _bin_index(confidences, check_positive_int(n_bins, "n_bins"))
+    # (count / n) * |mean accuracy - mean confidence| per bin is |sum of (correct - confidence)| / n:
+    # no table needed, so a bootstrap can call it thousands of times
+    gaps = np.bincount(bins, weights=correct - confidences, minlength=n_bins)
+    return float(np.abs(gaps).sum() / len(confidences))
 
 
 def _logits_and_labels(logits, labels) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from utils.drafts import prompts as dp
 from utils.drafts import scoreboard
 from utils.drafts.simulation import CARDS_FILE, course_draft_file
 
-KEYS = ["draft_id", "pack_number", "pick_number"]
+KEYS = scoreboard.KEYS
 
 
 def baseline_hits(llm_hits: pd.DataFrame, train_set: str = "QLT", seed: int = 0) -> pd.DataFrame:
@@ -37,11 +37,8 @@ def baseline_hits(llm_hits: pd.DataFrame, train_set: str = "QLT", seed: int = 0)
         path = course_draft_file(code)
         cards = pd.concat([drafts.read_cards(train_path.parent / CARDS_FILE, train_set),
                            drafts.read_cards(path.parent / CARDS_FILE, code)]).drop_duplicates("name")
-        by_key = {(r["draft_id"], r["pack_number"], r["pick_number"]): r
-                  for r in drafts.draft_picks_from_17lands(path)}
         # in the hits' order, as notebook 08 scores them: the seeded random and rarity rankers then match it
-        keys = wanted[KEYS].astype({"draft_id": str}).itertuples(index=False, name=None)
-        records = [by_key[key] for key in keys]
+        records = scoreboard.listed_records(wanted, drafts.draft_picks_from_17lands(path))
         for name, ranking in scoreboard.baseline_rankers(train, cards, seed=seed).items():
             tables.append(dp.pick_hits(records, ranking, ks=(1, 3)).assign(picker=name, set=code))
     return pd.concat(tables, ignore_index=True)

@@ -37,6 +37,10 @@ def _operand(rng: random.Random, digits: int) -> int:
     return rng.randint(0 if digits == 1 else 10 ** (digits - 1), 10 ** digits - 1)
 
 
+def _operand_count(digits: int) -> int:
+    return 10 if digits == 1 else 9 * 10 ** (digits - 1)
+
+
 def make_questions(n_per_bucket: int, seed: int = 0, exclude: set[str] | None = None) -> list[dict]:
     """``n_per_bucket`` distinct sums per difficulty bucket, buckets interleaved:
     ``{"question", "a", "b", "answer", "bucket"}``; questions in ``exclude`` are skipped."""
@@ -53,7 +57,9 @@ def make_questions(n_per_bucket: int, seed: int = 0, exclude: set[str] | None = 
                 per_bucket[name].append({"question": question, "a": a, "b": b, "answer": a + b,
                                          "bucket": name})
         else:
-            raise ValueError(f"bucket {name!r} has too few distinct sums left for {n_per_bucket} questions")
+            size = _operand_count(digits_a) * _operand_count(digits_b)
+            raise ValueError(f"bucket {name!r} has too few distinct sums left for {n_per_bucket} "
+                             f"questions: it has {size} in all, minus those excluded; ask for fewer")
     return [per_bucket[name][i] for i in range(n_per_bucket) for name in BUCKETS]
 
 
@@ -155,3 +161,34 @@ def ece_ci(confidences, correct, n_bins: int = 10, n_resamples: int = 1000, seed
     return metrics.bootstrap_ci(lambda c, r: expected_calibration_error(c, r, n_bins),
                                 np.asarray(confidences, dtype=float), np.asarray(correct, dtype=float),
                                 n_resamples=n_resamples, seed=seed)
+
+
+def ece_difference_ci(confidence_a, correct_a, confidence_b, correct_b, n_bins: int = 10,
+                      n_resamples: int = 1000, seed: int = 0):
+    """ECE of b minus ECE of a on the *same* questions (row i of each is question i), with a paired
+    bootstrap interval over questions: below zero, b's confidences are better calibrated than a's."""
+    def difference(conf_a, right_a, conf_b, right_b):
+        return (expected_calibration_error(conf_b, right_b, n_bins)
+                - expected_calibration_error(conf_a, right_a, n_bins))
+
+    arrays = [np.asarray(x, dtype=float) for x in (confidence_a, correct_a, confidence_b, correct_b)]
+    return metrics.bootstrap_ci(difference, *arrays, n_resamples=n_resamples, seed=seed)
+
+
+def read_runs(rows_path) -> list[dict]:
+    """The rows ``scripts/calibration_experiments.py`` wrote, one per seed, with its per-question
+    fields as arrays: ``{name}_correct`` as 0/1 floats and ``{name}_stated`` with NaN where a reply
+    states no confidence (``name`` is ``base`` or ``trained``)."""
+    from utils.training.experiment_runs import read_rows
+
+    runs = read_rows(rows_path)
+    if not runs:
+        raise FileNotFoundError(f"no calibration runs in {rows_path}: run scripts/calibration_experiments.py")
+    for row in runs:
+        for name in ("base", "trained"):
+            row[f"{name}_correct"] = np.array([c == "1" for c in row[f"{name}_correct"]], dtype=float)
+            row[f"{name}_stated"] = np.array([np.nan if s is None else s for s in row[f"{name}_stated"]])
+            for kind in ("logit", "scaled"):
+                row[f"{name}_{kind}"] = np.asarray(row[f"{name}_{kind}"], dtype=float)
+        row["bucket"] = np.asarray(row["bucket"])
+    return runs

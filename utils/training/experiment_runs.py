@@ -1,6 +1,7 @@
 """The bookkeeping the course's experiment scripts share: resumable rows and one entry per invocation.
 
-``scripts/sft_experiments.py``, ``preference_experiments.py`` and ``rl_experiments.py`` write one
+``scripts/sft_experiments.py``, ``preference_experiments.py``, ``rl_experiments.py`` and
+``calibration_experiments.py`` take the same common options and write one
 JSON row per finished run to ``runs.jsonl`` as soon as it finishes (a rerun reads the rows and skips
 those runs) and, at the end, add an entry for the invocation to ``meta.json``: results can come
 from several invocations and machines, and each says how it was made.
@@ -19,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -26,6 +28,17 @@ from utils.core import runtime
 from utils.core.jsonl import read_jsonl
 
 META_FILE = "meta.json"
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, name: str, budget: bool = True) -> None:
+    """The options every experiment script takes: ``--out`` (default ``data/results/NAME``),
+    ``--model``, ``--fast`` and, where runs can be many, ``--budget-minutes``."""
+    default_out = runtime.REPO_ROOT / "data" / "results" / name
+    parser.add_argument("--out", default=str(default_out), help="folder of runs.jsonl and meta.json")
+    parser.add_argument("--model", default=None, help="base model: None = bundled SmolLM2-135M-Instruct")
+    if budget:
+        parser.add_argument("--budget-minutes", type=float, default=None, help="start no run after this long")
+    parser.add_argument("--fast", action="store_true", help="tiny sizes and steps: the test suite's run")
 
 
 def read_rows(rows_path: str | Path) -> list[dict]:
